@@ -297,6 +297,25 @@ START_TEST(test_sgd_momentum)
 }
 END_TEST
 
+START_TEST(test_rmsprop)
+{
+    nn_net *net = nn_net_create((nn_shape){1, 1, 1});
+    nn_net_add(net, nn_linear(1, false));
+    finalized(net, 1);
+    float *w = nn_net_params(net), *g = nn_net_grads(net);
+    w[0] = 1.0f;
+    nn_rmsprop_params p = {.lr = 0.01f, .alpha = 0.99f, .eps = 1e-8f};
+    g[0] = 2.0f;
+    nn_rmsprop_step(net, &p); /* v = 0.04, step = 0.01 * 2 / 0.2 = 0.1 */
+    ck_assert_float_eq_tol(w[0], 0.9f, 1e-6f);
+    g[0] = 2.0f;
+    nn_rmsprop_step(net, &p); /* v = 0.0796, step = 0.02 / sqrt(0.0796) */
+    ck_assert_float_eq_tol(w[0], 0.9f - 0.02f / sqrtf(0.0796f), 1e-6f);
+    ck_assert_float_eq_tol(nn_net_moment2(net)[0], 0.0796f, 1e-7f);
+    nn_net_free(net);
+}
+END_TEST
+
 START_TEST(test_init_schemes)
 {
     gand_rng rng;
@@ -391,6 +410,7 @@ static Suite *nn_suite(void)
     tcase_add_test(tc, test_constructor_oom_is_recorded);
     tcase_add_test(tc, test_adam_matches_closed_form);
     tcase_add_test(tc, test_sgd_momentum);
+    tcase_add_test(tc, test_rmsprop);
     tcase_add_test(tc, test_init_schemes);
     tcase_add_test(tc, test_grads_accumulate_until_zeroed);
     suite_add_tcase(s, tc);

@@ -152,6 +152,14 @@ typedef struct {
  * sets the velocity to the gradient); velocity lives in moment1. */
 void nn_sgd_step(nn_net *net, const nn_sgd_params *p);
 
+typedef struct {
+    float lr, alpha, eps;
+} nn_rmsprop_params;
+
+/* One RMSProp step (torch.optim.RMSprop without momentum or centring):
+ * v = alpha v + (1 - alpha) g^2; p -= lr g / (sqrt(v) + eps); v in moment2. */
+void nn_rmsprop_step(nn_net *net, const nn_rmsprop_params *p);
+
 /* Clamps every trainable parameter to [-c, c] (WGAN weight clipping). */
 void nn_net_clip_params(nn_net *net, float c);
 
@@ -168,5 +176,71 @@ nn_layer *nn_sigmoid(void);
  * nn_reshape(size, 1, 1). */
 nn_layer *nn_reshape(int c, int h, int w);
 nn_layer *nn_flatten(void);
+
+/* 2-D convolution, weight (out, in, k, k) as PyTorch's Conv2d; square kernel,
+ * same stride and zero padding on both axes. Lowered to im2col over the whole
+ * batch and one cblas_sgemm. (src/nn/conv.c) */
+nn_layer *nn_conv2d(int out_channels, int kernel, int stride, int padding, bool bias);
+/* Transposed convolution, weight (in, out, k, k) as PyTorch's
+ * ConvTranspose2d; out = (in - 1) * stride - 2 * padding + kernel.
+ * (src/nn/conv.c) */
+nn_layer *nn_conv_transpose2d(int out_channels, int kernel, int stride, int padding, bool bias);
+
+/* Batch normalisation (eps 1e-5, momentum 0.1, as PyTorch): over the features
+ * of (n, F) samples (any sample shape; each value is a feature), or over the
+ * channels of (n, C, H, W). Parameters "scale", "shift"; state
+ * "running_mean", "running_var" (unbiased). Training uses batch statistics
+ * and updates the running ones; evaluation uses the running ones.
+ * (src/nn/norm.c) */
+nn_layer *nn_batchnorm1d(void);
+nn_layer *nn_batchnorm2d(void);
+/* Instance normalisation over each sample's channel (eps 1e-5, no running
+ * statistics), with per-channel scale and shift when affine. (src/nn/norm.c) */
+nn_layer *nn_instancenorm2d(bool affine);
+
+/* Inverted dropout: in training zeroes each value with probability p (drawn
+ * from the forward's rng) and scales the rest by 1 / (1 - p); identity in
+ * evaluation. (src/nn/layers.c) */
+nn_layer *nn_dropout(float p);
+/* Nearest-neighbour upsampling by an integer factor. (src/nn/layers.c) */
+nn_layer *nn_upsample_nearest(int factor);
+/* (C r^2, H, W) -> (C, H r, W r), as PyTorch's PixelShuffle. (src/nn/layers.c) */
+nn_layer *nn_pixel_shuffle(int factor);
+/* PReLU with one learnable slope "weight" per channel (init 0.25).
+ * (src/nn/layers.c) */
+nn_layer *nn_prelu(void);
+/* y = x + body(x). Takes ownership of the n body layers (also on failure);
+ * the body's output shape must equal its input shape. Body parameters live
+ * in the enclosing net's buffers. (src/nn/residual.c) */
+nn_layer *nn_residual(nn_layer **body, int n);
+/* Spectral normalisation of inner's weight (inner is nn_linear, nn_conv2d or
+ * nn_conv_transpose2d; ownership passes): the layer computes with W / sigma,
+ * sigma estimated by power iteration on a persistent vector "u" (state),
+ * one iteration per training forward, as torch.nn.utils.spectral_norm; the
+ * gradient flows through sigma. (src/nn/spectral.c) */
+nn_layer *nn_spectral_norm(nn_layer *inner);
+
+/* ---- conditioning (src/nn/concat.c) ----
+ * Free functions for joining a conditioning input to a net's input or to a
+ * feature map between nets. */
+
+/* out (n, da + db) = [a (n, da) | b (n, db)] per sample. */
+void nn_concat_vec(const float *a, int da, const float *b, int db, float *out, int n);
+/* Splits dout (n, da + db) into da_out (n, da) and db_out (n, db); either
+ * output may be NULL. */
+void nn_concat_vec_backward(const float *dout, int da, int db, float *da_out, float *db_out,
+                            int n);
+/* out (n, C + K, H, W): x (n, C, H, W) followed by K channels, channel k
+ * filled with cond[k] (cond is (n, K)), the broadcast way of conditioning a
+ * convolutional net. */
+void nn_concat_channels(const float *x, nn_shape xs, const float *cond, int k, float *out,
+                        int n);
+/* dx (n, C, H, W) is the first C channels of dout; dcond (n, K) the sum of
+ * each extra channel. Either output may be NULL. */
+void nn_concat_channels_backward(const float *dout, nn_shape xs, int k, float *dx, float *dcond,
+                                 int n);
+/* one_hot (n, k): row i is 1 at labels[i], 0 elsewhere. Every label must
+ * be in [0, k) (the caller validates labels when it loads them). */
+void nn_one_hot(const int *labels, int k, float *one_hot, int n);
 
 #endif

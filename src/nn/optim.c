@@ -46,6 +46,17 @@ void nn_sgd_step(nn_net *net, const nn_sgd_params *p)
     }
 }
 
+void nn_rmsprop_step(nn_net *net, const nn_rmsprop_params *p)
+{
+    size_t n = nn_net_num_params(net);
+    float *w = nn_net_params(net), *g = nn_net_grads(net), *v = nn_net_moment2(net);
+    nn_net_set_steps(net, nn_net_steps(net) + 1);
+    for (size_t i = 0; i < n; i++) {
+        v[i] = p->alpha * v[i] + (1.0f - p->alpha) * g[i] * g[i];
+        w[i] -= p->lr * g[i] / (sqrtf(v[i]) + p->eps);
+    }
+}
+
 void nn_net_clip_params(nn_net *net, float c)
 {
     size_t n = nn_net_num_params(net);
