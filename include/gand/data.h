@@ -71,6 +71,26 @@ bool data_builtin_available(const data_builtin *b);
 gand_status data_open(const char *name_or_dir, bool train, data_set **out, char *err,
                       size_t errlen);
 
+/* What a dataset holds, read without loading its pixels. */
+typedef struct {
+    nn_shape shape;
+    int count;                   /* images in the file */
+    bool has_labels;
+    int num_classes;             /* 1 + the largest label; 0 without labels */
+    int class_counts[256];       /* images per label */
+} data_info;
+
+/* Reads the images file's header and, when present, the labels file (a
+ * byte per image), checking magic numbers, dimensions and that the counts
+ * agree. The images file's length is checked only by a full load
+ * (data_open), so a probe that passes can still meet a truncated file.
+ * Same errors as data_open(). */
+gand_status data_idx_probe(const char *images_path, const char *labels_path, data_info *info,
+                           char *err, size_t errlen);
+/* data_idx_probe() of a dataset named as for data_open(). */
+gand_status data_probe(const char *name_or_dir, bool train, data_info *info, char *err,
+                       size_t errlen);
+
 /* Makes count synthetic video clips of frames frames of size x size grey
  * pixels, the same for the same seed: in each clip a bright square
  * (DATA_VIDEO_SQUARE(size) on a side, value 255 on 0) starts at a random

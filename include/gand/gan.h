@@ -90,6 +90,18 @@ void gan_spec_defaults(gan_kind kind, gan_spec *spec);
 gand_status gan_spec_parse(const char *json, size_t len, gan_spec *spec, char *err,
                            size_t errlen, char *field, size_t fieldlen);
 
+/* Checks spec against its dataset without loading the pixels (the files
+ * exist, labels are there when needed, the class subset has images, there
+ * are at least batch_size of them, the image shape suits the nets) and
+ * gives the run's total steps. The message names the problem, field the
+ * spec field to change. Errors as data_open(), or GAND_EINVAL. */
+gand_status gan_spec_check_data(const gan_spec *spec, long *total_steps, char *field,
+                                size_t fieldlen, char *err, size_t errlen);
+
+/* Total generator steps: spec->steps, else epochs passes over count
+ * images at n_critic batches per step (at least 1). */
+long gan_total_steps(const gan_spec *spec, int count);
+
 /* The spec as normalised JSON (every field, defaults filled in); malloc'd,
  * free with gand_free; NULL on allocation failure. */
 char *gan_spec_to_json(const gan_spec *spec);
@@ -137,6 +149,8 @@ const gan_spec *gan_trainer_spec(const gan_trainer *t);
 long gan_trainer_step(const gan_trainer *t);
 long gan_trainer_total_steps(const gan_trainer *t);
 int gan_trainer_num_classes(const gan_trainer *t);
+/* Images the run trains on (after the class subset). */
+int gan_trainer_num_images(const gan_trainer *t);
 nn_shape gan_trainer_image_shape(const gan_trainer *t);
 
 /* Trains from the current step to the total. Returns GAND_OK when done,
@@ -149,9 +163,16 @@ gand_status gan_trainer_run(gan_trainer *t, const gan_host *host, char *err, siz
  * slots; *nm receives the count). For tests and benchmarks. */
 void gan_trainer_step_once(gan_trainer *t, gan_metric *m, int *nm);
 
-/* Writes the sample grid for the current weights: 64 images from the
- * run's fixed noise (rows are classes for conditional kinds, categorical
- * codes for InfoGAN). images must hold 64 * size(shape) floats. */
+/* The sample grid: 8 columns and gan_trainer_sample_rows() rows (8, or one
+ * row per class of a conditional kind, or per categorical code of InfoGAN,
+ * up to 16). */
+int gan_trainer_sample_rows(const gan_trainer *t);
+int gan_trainer_sample_count(const gan_trainer *t);
+
+/* Writes the sample grid for the current weights from the run's fixed
+ * noise, G in evaluation mode, so grids of different steps compare.
+ * InfoGAN's columns sweep the first continuous code from -1 to 1 with the
+ * noise fixed along a row. images holds gan_trainer_sample_count() images. */
 void gan_trainer_sample(gan_trainer *t, float *images);
 
 /* n images from noise seeded by seed; label >= 0 fixes the class of a

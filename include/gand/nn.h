@@ -178,46 +178,68 @@ nn_layer *nn_reshape(int c, int h, int w);
 nn_layer *nn_flatten(void);
 
 /* 2-D convolution, weight (out, in, k, k) as PyTorch's Conv2d; square kernel,
- * same stride and zero padding on both axes. Lowered to im2col over the whole
- * batch and one cblas_sgemm. (src/nn/conv.c) */
+ * same stride and zero padding on both axes; parameters "weight" and, with
+ * bias, "bias" (out). out = (in + 2 * padding - kernel) / stride + 1.
+ * Lowered to im2col over the whole batch and one cblas_sgemm per pass; the
+ * net's scratch holds the columns: 2 * in * k^2 + out floats per output
+ * pixel of the batch. Finalize reports GAND_EINVAL for out_channels, kernel or
+ * stride below 1, negative padding, any of them above 65536, or a kernel
+ * larger than the padded input. (src/nn/conv.c) */
 nn_layer *nn_conv2d(int out_channels, int kernel, int stride, int padding, bool bias);
 /* Transposed convolution, weight (in, out, k, k) as PyTorch's
- * ConvTranspose2d; out = (in - 1) * stride - 2 * padding + kernel.
- * (src/nn/conv.c) */
+ * ConvTranspose2d (whose initialisers take the fan-in from out * k^2);
+ * out = (in - 1) * stride - 2 * padding + kernel, no output padding.
+ * Arguments are checked as for nn_conv2d, and an output below 1x1 is
+ * GAND_EINVAL. (src/nn/conv_transpose.c) */
 nn_layer *nn_conv_transpose2d(int out_channels, int kernel, int stride, int padding, bool bias);
 
 /* Batch normalisation (eps 1e-5, momentum 0.1, as PyTorch): over the features
  * of (n, F) samples (any sample shape; each value is a feature), or over the
- * channels of (n, C, H, W). Parameters "scale", "shift"; state
- * "running_mean", "running_var" (unbiased). Training uses batch statistics
- * and updates the running ones; evaluation uses the running ones.
- * (src/nn/norm.c) */
+ * channels of (n, C, H, W) (C x 1 x 1 samples are normalised per channel
+ * over the batch, as by nn_batchnorm1d). Parameters "scale", "shift" (one
+ * per feature or channel); state "running_mean", "running_var" (unbiased),
+ * 0 and 1 after finalize and after every nn_net_init. Training uses batch
+ * statistics and updates the running ones; evaluation uses the running ones.
+ * The backward differentiates whichever the last forward used. Where
+ * PyTorch refuses a single value per channel in training, the running
+ * variance takes its variance (0) unscaled. (src/nn/norm.c) */
 nn_layer *nn_batchnorm1d(void);
 nn_layer *nn_batchnorm2d(void);
 /* Instance normalisation over each sample's channel (eps 1e-5, no running
- * statistics), with per-channel scale and shift when affine. (src/nn/norm.c) */
+ * statistics, so training and evaluation compute the same), with
+ * per-channel "scale" and "shift" when affine. The plane must hold more
+ * than one value (GAND_EINVAL otherwise). (src/nn/norm.c) */
 nn_layer *nn_instancenorm2d(bool affine);
 
 /* Inverted dropout: in training zeroes each value with probability p (drawn
- * from the forward's rng) and scales the rest by 1 / (1 - p); identity in
- * evaluation. (src/nn/layers.c) */
+ * from the forward's rng, which training forwards must then pass) and
+ * scales the rest by 1 / (1 - p); identity in evaluation. p must be in
+ * [0, 1), else finalize reports GAND_EINVAL. (src/nn/layers.c) */
 nn_layer *nn_dropout(float p);
 /* Nearest-neighbour upsampling by an integer factor. (src/nn/layers.c) */
 nn_layer *nn_upsample_nearest(int factor);
-/* (C r^2, H, W) -> (C, H r, W r), as PyTorch's PixelShuffle. (src/nn/layers.c) */
+/* (C r^2, H, W) -> (C, H r, W r), as PyTorch's PixelShuffle:
+ * y[c, h r + a, w r + b] = x[c r^2 + a r + b, h, w]. (src/nn/layers.c) */
 nn_layer *nn_pixel_shuffle(int factor);
-/* PReLU with one learnable slope "weight" per channel (init 0.25).
+/* PReLU with one learnable slope "weight" per channel (a vector sample
+ * (F, 1, 1) has one per feature), 0.25 under every init scheme.
  * (src/nn/layers.c) */
 nn_layer *nn_prelu(void);
-/* y = x + body(x). Takes ownership of the n body layers (also on failure);
- * the body's output shape must equal its input shape. Body parameters live
- * in the enclosing net's buffers. (src/nn/residual.c) */
+/* y = x + body(x). Takes ownership of the n body layers (also on failure,
+ * also when an entry is NULL from a failed constructor, which makes the
+ * result NULL); 1 to 16 layers whose output shape equals the block's input
+ * shape. Body parameters live in the enclosing net's buffers, in body
+ * order, at the block's place among the net's layers. (src/nn/residual.c) */
 nn_layer *nn_residual(nn_layer **body, int n);
 /* Spectral normalisation of inner's weight (inner is nn_linear, nn_conv2d or
  * nn_conv_transpose2d; ownership passes): the layer computes with W / sigma,
  * sigma estimated by power iteration on a persistent vector "u" (state),
- * one iteration per training forward, as torch.nn.utils.spectral_norm; the
- * gradient flows through sigma. (src/nn/spectral.c) */
+ * one iteration per training forward, as torch.nn.utils.spectral_norm
+ * (eps 1e-12; W viewed with rows along dim 0, dim 1 for a transposed
+ * convolution); the gradient flows through sigma with u and v held
+ * constant, as in PyTorch. Evaluation forwards leave u alone and use
+ * v = normalize(W^T u). The parameters are "u" (state, initialised to a
+ * random unit vector) followed by inner's. (src/nn/spectral.c) */
 nn_layer *nn_spectral_norm(nn_layer *inner);
 
 /* ---- conditioning (src/nn/concat.c) ----

@@ -65,10 +65,11 @@ bool data_builtin_available(const data_builtin *b)
     return b && find_file(b->dir, "train", image_kinds, path);
 }
 
-gand_status data_open(const char *name_or_dir, bool train, data_set **out, char *err,
-                      size_t errlen)
+/* Finds the images file (and the labels file, "" when there is none) of a
+ * dataset name or directory; the errors of data_open(). */
+static gand_status resolve(const char *name_or_dir, bool train, char images[PATH_MAX],
+                           char labels[PATH_MAX], char *err, size_t errlen)
 {
-    *out = NULL;
     if (!name_or_dir || !*name_or_dir)
         return gand_errorf(err, errlen, GAND_EINVAL,
                            "the dataset name is empty; give a built-in name such as "
@@ -94,7 +95,6 @@ gand_status data_open(const char *name_or_dir, bool train, data_set **out, char 
                            "optionally %s-labels-idx1-ubyte[.gz] is accepted too",
                            name_or_dir, names, prefix, prefix);
     }
-    char images[PATH_MAX], labels[PATH_MAX];
     if (!find_file(dir, prefix, image_kinds, images)) {
         if (b)
             return gand_errorf(err, errlen, GAND_ENOTFOUND,
@@ -108,8 +108,30 @@ gand_status data_open(const char *name_or_dir, bool train, data_set **out, char 
                            "%s-labels-idx1-ubyte[.gz]",
                            dir, prefix, prefix);
     }
-    bool have_labels = find_file(dir, prefix, label_kinds, labels);
-    return data_idx_load(images, have_labels ? labels : NULL, out, err, errlen);
+    if (!find_file(dir, prefix, label_kinds, labels))
+        labels[0] = '\0';
+    return GAND_OK;
+}
+
+gand_status data_open(const char *name_or_dir, bool train, data_set **out, char *err,
+                      size_t errlen)
+{
+    *out = NULL;
+    char images[PATH_MAX], labels[PATH_MAX];
+    gand_status st = resolve(name_or_dir, train, images, labels, err, errlen);
+    if (st != GAND_OK)
+        return st;
+    return data_idx_load(images, labels[0] ? labels : NULL, out, err, errlen);
+}
+
+gand_status data_probe(const char *name_or_dir, bool train, data_info *info, char *err,
+                       size_t errlen)
+{
+    char images[PATH_MAX], labels[PATH_MAX];
+    gand_status st = resolve(name_or_dir, train, images, labels, err, errlen);
+    if (st != GAND_OK)
+        return st;
+    return data_idx_probe(images, labels[0] ? labels : NULL, info, err, errlen);
 }
 
 data_set *data_set_wrap(nn_shape shape, int total, uint8_t *pixels, uint8_t *labels)

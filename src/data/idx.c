@@ -310,3 +310,40 @@ gand_status data_idx_load(const char *images_path, const char *labels_path, data
     *out = ds;
     return GAND_OK;
 }
+
+gand_status data_idx_probe(const char *images_path, const char *labels_path, data_info *info,
+                           char *err, size_t errlen)
+{
+    memset(info, 0, sizeof *info);
+    gzFile gz = NULL;
+    gand_status st = idx_open(images_path, &gz, err, errlen);
+    if (st != GAND_OK)
+        return st;
+    uint32_t d[4] = {0};
+    int ndim = 0;
+    st = idx_header(gz, images_path, false, d, &ndim, err, errlen);
+    gzclose(gz);
+    if (st != GAND_OK)
+        return st;
+    if (d[0] == 0 || d[0] > INT_MAX || d[ndim - 2] == 0 || d[ndim - 1] == 0 ||
+        (ndim == 4 && d[1] == 0))
+        return gand_errorf(err, errlen, GAND_EFORMAT, "%s: a dimension is 0 or too large",
+                           images_path);
+    info->count = (int)d[0];
+    info->shape = ndim == 4 ? (nn_shape){(int)d[1], (int)d[2], (int)d[3]}
+                            : (nn_shape){1, (int)d[1], (int)d[2]};
+    if (!labels_path)
+        return GAND_OK;
+    uint8_t *labels = NULL;
+    st = idx_load_labels(labels_path, images_path, info->count, &labels, err, errlen);
+    if (st != GAND_OK)
+        return st;
+    info->has_labels = true;
+    for (int i = 0; i < info->count; i++) {
+        info->class_counts[labels[i]]++;
+        if (labels[i] + 1 > info->num_classes)
+            info->num_classes = labels[i] + 1;
+    }
+    gand_free(labels);
+    return GAND_OK;
+}

@@ -520,6 +520,10 @@ char *gan_spec_to_json(const gan_spec *s)
             continue;
         if (f->type == F_CLASSES && s->nclasses == 0)
             continue;
+        /* one of steps and epochs says how long the run is */
+        if ((strcmp(f->name, "steps") == 0 && s->steps == 0) ||
+            (strcmp(f->name, "epochs") == 0 && s->steps > 0))
+            continue;
         if (!add_value(root, f, s)) {
             cJSON_Delete(root);
             return NULL;
