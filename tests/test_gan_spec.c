@@ -3,6 +3,9 @@
 #include "gand/gan.h"
 
 #include <check.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,6 +262,45 @@ START_TEST(test_kind_names)
 }
 END_TEST
 
+/* The examples the README points to parse, and when Fashion-MNIST is
+ * installed also pass the data check. */
+START_TEST(test_shipped_examples_are_valid)
+{
+    const char *src = getenv("GAND_TEST_SRCDIR");
+    ck_assert_ptr_nonnull(src);
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/examples", src);
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    int n = 0;
+    bool data = access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) == 0;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 6 || strcmp(e->d_name + len - 5, ".json") != 0)
+            continue;
+        char path[1400], json[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "r");
+        ck_assert_ptr_nonnull(f);
+        size_t got = fread(json, 1, sizeof json - 1, f);
+        fclose(f);
+        json[got] = '\0';
+        gan_spec s;
+        char err[256], field[64];
+        ck_assert_msg(parse(json, &s, err, field) == GAND_OK, "%s: %s", e->d_name, err);
+        long total;
+        if (data)
+            ck_assert_msg(gan_spec_check_data(&s, &total, field, sizeof field, err, sizeof err) ==
+                              GAND_OK,
+                          "%s: %s", e->d_name, err);
+        n++;
+    }
+    closedir(d);
+    ck_assert_int_ge(n, GAN_KIND_COUNT);
+}
+END_TEST
+
 static Suite *spec_suite(void)
 {
     Suite *s = suite_create("gan_spec");
@@ -271,6 +313,7 @@ static Suite *spec_suite(void)
     tcase_add_test(tc, test_models_json_lists_kinds_fields_defaults);
     tcase_add_test(tc, test_out_of_memory_in_serialisers);
     tcase_add_test(tc, test_kind_names);
+    tcase_add_test(tc, test_shipped_examples_are_valid);
     suite_add_tcase(s, tc);
     return s;
 }

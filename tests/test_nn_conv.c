@@ -246,6 +246,19 @@ START_TEST(test_stacked_convs_gradcheck)
     ck_assert_ptr_null(nn_net_backward(net, dy, false));
     for (size_t i = 0; i < np; i++)
         ck_assert_float_eq(nn_net_grads(net)[i], with_dx[i]);
+
+    /* The backward overwrites the forward's columns with its own; a second
+     * backward after the same forward must rebuild them: same input
+     * gradient, parameter gradients added once more. */
+    float dx1[54];
+    nn_net_zero_grad(net);
+    nn_net_forward(net, x, 3, true, NULL);
+    memcpy(dx1, nn_net_backward(net, dy, true), sizeof dx1);
+    const float *dx2 = nn_net_backward(net, dy, true);
+    for (int i = 0; i < 54; i++)
+        ck_assert_float_eq(dx2[i], dx1[i]);
+    for (size_t i = 0; i < np; i++)
+        ck_assert_float_eq_tol(nn_net_grads(net)[i], 2 * with_dx[i], 1e-5f);
     free(with_dx);
     free(x);
     nn_net_free(net);

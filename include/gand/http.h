@@ -82,11 +82,15 @@ typedef struct {
     const char *method;   /* "GET", "POST", "DELETE", ...; NULL in the sentinel */
     const char *pattern;  /* see above; NULL in the sentinel */
     http_handler handler; /* in the sentinel: the not-found handler, NULL for the default */
+    unsigned flags;       /* HTTP_ROUTE_* */
 } http_route;
+
+/* The route answers without the bearer token (health checks, the page). */
+#define HTTP_ROUTE_PUBLIC 1u
 
 #define HTTP_ROUTES_END {NULL, NULL, NULL}
 /* Serves GET / and every GET path no other route takes from the web root. */
-#define HTTP_STATIC_ROUTE {"GET", "/{path*}", http_static_handler}
+#define HTTP_STATIC_ROUTE {"GET", "/{path*}", http_static_handler, HTTP_ROUTE_PUBLIC}
 
 /* Checks every pattern, method and handler of a table and that it ends in a
  * sentinel within HTTP_MAX_ROUTES entries. GAND_EINVAL with a message
@@ -107,6 +111,12 @@ typedef struct {
     unsigned timeout_s;        /* idle connections are closed after this (default 30) */
     size_t memory_limit_bytes; /* per connection, for headers and URL (default 64 KiB) */
     size_t max_body_bytes;     /* larger request bodies get 413 (default 1 MiB) */
+    /* When set, every request but those of HTTP_ROUTE_PUBLIC routes needs
+     * "Authorization: Bearer <token>" (or, for clients that cannot set
+     * headers such as a browser's EventSource, "?access_token=<token>" on a
+     * GET); others get 401 with "WWW-Authenticate: Bearer". Compared in
+     * constant time. Copied at start. NULL: no authentication. */
+    const char *auth_token;
 } http_config;
 
 #define HTTP_DEFAULT_LISTEN "127.0.0.1:8080"

@@ -181,8 +181,8 @@ nn_layer *nn_flatten(void);
  * same stride and zero padding on both axes; parameters "weight" and, with
  * bias, "bias" (out). out = (in + 2 * padding - kernel) / stride + 1.
  * Lowered to im2col over the whole batch and one cblas_sgemm per pass; the
- * net's scratch holds the columns: 2 * in * k^2 + out floats per output
- * pixel of the batch. Finalize reports GAND_EINVAL for out_channels, kernel or
+ * net's scratch holds the columns: in * k^2 + out floats per output pixel
+ * of the batch. Finalize reports GAND_EINVAL for out_channels, kernel or
  * stride below 1, negative padding, any of them above 65536, or a kernel
  * larger than the padded input. (src/nn/conv.c) */
 nn_layer *nn_conv2d(int out_channels, int kernel, int stride, int padding, bool bias);

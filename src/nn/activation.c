@@ -1,5 +1,8 @@
 /* Element-wise activations and shape-only layers. Each works on n*size
- * floats; x, y, dy, dx are all (n, size). */
+ * floats; x, y, dy, dx are all (n, size). The loops are written without
+ * branches on the data (both sides computed, then selected) so the
+ * compiler vectorises them: a branchy leaky ReLU cost a sixth of a DCGAN
+ * step. */
 #include "layer.h"
 
 #include <math.h>
@@ -8,20 +11,21 @@
 static size_t total(const nn_layer *l, int n) { return (size_t)n * nn_shape_size(l->in); }
 
 /* ---- ReLU ---- */
-static void relu_forward(nn_layer *l, const float *x, float *y, int n, bool train, gand_rng *rng)
+static void relu_forward(nn_layer *l, const float *restrict x, float *restrict y, int n,
+                         bool train, gand_rng *rng)
 {
     size_t t = total(l, n);
     for (size_t i = 0; i < t; i++)
         y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
-static void relu_backward(nn_layer *l, const float *x, const float *y, const float *dy,
-                          float *dx, int n)
+static void relu_backward(nn_layer *l, const float *restrict x, const float *y,
+                          const float *restrict dy, float *restrict dx, int n)
 {
     if (!dx)
         return;
     size_t t = total(l, n);
     for (size_t i = 0; i < t; i++)
-        dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+        dx[i] = dy[i] * (x[i] > 0.0f ? 1.0f : 0.0f);
 }
 static const nn_layer_ops relu_ops = {
     .kind = "relu", .forward = relu_forward, .backward = relu_backward};
@@ -31,23 +35,23 @@ nn_layer *nn_relu(void) { return nn_layer_alloc(&relu_ops, 0); }
 typedef struct {
     float slope;
 } leaky_priv;
-static void leaky_forward(nn_layer *l, const float *x, float *y, int n, bool train,
-                          gand_rng *rng)
+static void leaky_forward(nn_layer *l, const float *restrict x, float *restrict y, int n,
+                          bool train, gand_rng *rng)
 {
     float s = ((leaky_priv *)l->priv)->slope;
     size_t t = total(l, n);
     for (size_t i = 0; i < t; i++)
-        y[i] = x[i] > 0.0f ? x[i] : s * x[i];
+        y[i] = x[i] * (x[i] > 0.0f ? 1.0f : s);
 }
-static void leaky_backward(nn_layer *l, const float *x, const float *y, const float *dy,
-                           float *dx, int n)
+static void leaky_backward(nn_layer *l, const float *restrict x, const float *y,
+                           const float *restrict dy, float *restrict dx, int n)
 {
     if (!dx)
         return;
     float s = ((leaky_priv *)l->priv)->slope;
     size_t t = total(l, n);
     for (size_t i = 0; i < t; i++)
-        dx[i] = x[i] > 0.0f ? dy[i] : s * dy[i];
+        dx[i] = dy[i] * (x[i] > 0.0f ? 1.0f : s);
 }
 static const nn_layer_ops leaky_ops = {
     .kind = "leaky_relu", .forward = leaky_forward, .backward = leaky_backward};

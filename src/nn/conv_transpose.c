@@ -2,7 +2,9 @@
  * convolution whose image side is this layer's output. With X' (ic, N) the
  * input gathered by channel (N = n*h*w) and W (ic, oc*k*k), the forward is
  * cols (oc*k*k, N) = W^T X' followed by col2im into the output, one GEMM
- * over the batch. X' stays in scratch for the weight gradient. */
+ * over the batch. X' stays in scratch for the weight gradient; the backward
+ * then writes dX' over it (a second backward after the same forward
+ * gathers x again), and dcols reuse the forward's cols. */
 #include "im2col.h"
 #include "layer.h"
 
@@ -11,6 +13,7 @@
 typedef struct {
     nn_conv_args a;
     nn_conv_geom g; /* image side is the output, column side the input */
+    bool xt_valid;  /* scratch holds X' of the last forward's x */
 } convt_priv;
 
 static gand_status convt_setup(nn_layer *l, char *err, size_t errlen)
@@ -45,10 +48,10 @@ static gand_status convt_setup(nn_layer *l, char *err, size_t errlen)
     return GAND_OK;
 }
 
-/* Scratch for a batch of n: X' (ic, N), dX' (ic, N), cols or dcols
- * (oc*k*k, N), then the padded plane of col2im. */
+/* Scratch for a batch of n: X' or dX' (ic, N), cols or dcols (oc*k*k, N),
+ * then the padded plane of col2im. */
 typedef struct {
-    float *xt, *dxt, *cols, *pad;
+    float *xt, *cols, *pad;
 } convt_scratch;
 
 static size_t convt_rows(const convt_priv *p) { return (size_t)p->g.c * p->g.k * p->g.k; }
@@ -59,8 +62,7 @@ static convt_scratch convt_scratch_at(const nn_layer *l, int n)
     size_t N = (size_t)n * l->in.h * l->in.w;
     convt_scratch s;
     s.xt = l->scratch;
-    s.dxt = s.xt + (size_t)l->in.c * N;
-    s.cols = s.dxt + (size_t)l->in.c * N;
+    s.cols = s.xt + (size_t)l->in.c * N;
     s.pad = s.cols + convt_rows(p) * N;
     return s;
 }
@@ -69,7 +71,7 @@ static size_t convt_scratch_floats(const nn_layer *l, int n)
 {
     const convt_priv *p = l->priv;
     size_t N = (size_t)n * l->in.h * l->in.w;
-    return (2 * (size_t)l->in.c + convt_rows(p)) * N + nn_conv_pad_floats(&p->g);
+    return ((size_t)l->in.c + convt_rows(p)) * N + nn_conv_pad_floats(&p->g);
 }
 
 /* x is (n, ic, h, w), W is (ic, oc*k*k), y is (n, oc, oh, ow) */
@@ -85,6 +87,7 @@ static void convt_forward(nn_layer *l, const float *x, float *y, int n, bool tra
         nn_permute_to_rows(x, s.xt, n, ic, hw);
         xt = s.xt;
     }
+    p->xt_valid = true;
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, N, ic, 1.0f, l->params[0].w, M, xt, N,
                 0.0f, s.cols, N);
     const float *bias = p->a.bias ? l->params[1].w : NULL;
@@ -110,6 +113,9 @@ static void convt_backward(nn_layer *l, const float *x, const float *y, const fl
     int N = (int)(n * hw);
     convt_scratch s = convt_scratch_at(l, n);
     const float *xt = n > 1 ? s.xt : x;
+    if (n > 1 && !p->xt_valid)
+        nn_permute_to_rows(x, s.xt, n, ic, hw);
+    p->xt_valid = true;
     nn_im2col(dy, s.cols, n, &p->g, s.pad);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ic, M, N, 1.0f, xt, N, s.cols, N, 1.0f,
                 l->params[0].g, M);
@@ -121,11 +127,13 @@ static void convt_backward(nn_layer *l, const float *x, const float *y, const fl
     }
     if (!dx)
         return;
-    float *dxt = n > 1 ? s.dxt : dx;
+    float *dxt = n > 1 ? s.xt : dx;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ic, N, M, 1.0f, l->params[0].w, M,
                 s.cols, N, 0.0f, dxt, N);
-    if (n > 1)
+    if (n > 1) {
+        p->xt_valid = false;
         nn_permute_from_rows(dxt, NULL, dx, n, ic, hw);
+    }
 }
 
 static const nn_layer_ops convt_ops = {

@@ -26,10 +26,13 @@ struct nn_net {
     long steps;
 
     /* workspace: act[i] is layer i's output (act of the input is x);
-     * dact[i] the gradient w.r.t. it; dx the gradient w.r.t. x */
+     * the backward pass alternates between two gradient buffers, each as
+     * large as the largest layer output (a layer reads its output gradient
+     * from one and writes its input gradient to the other); dx is the
+     * gradient w.r.t. x */
     float *work;
     float *act[NN_NET_MAX_LAYERS];
-    float *dact[NN_NET_MAX_LAYERS];
+    float *grad[2];
     float *dx;
     const float *x; /* input of the last forward */
     int n;          /* batch of the last forward */
@@ -224,10 +227,15 @@ gand_status nn_net_finalize(nn_net *net, int max_batch, char *err, size_t errlen
 
     /* Workspace layout: for each layer its output and output gradient, the
      * input gradient, then each layer's scratch; every piece 16-float aligned. */
-    size_t total = 0;
+    size_t total = 0, largest = 0;
 #define ALIGN16(x) (((x) + 15) & ~(size_t)15)
-    for (int i = 0; i < net->nlayers; i++)
-        total += 2 * ALIGN16((size_t)max_batch * nn_shape_size(net->layers[i]->out));
+    for (int i = 0; i < net->nlayers; i++) {
+        size_t sz = ALIGN16((size_t)max_batch * nn_shape_size(net->layers[i]->out));
+        total += sz;
+        if (sz > largest)
+            largest = sz;
+    }
+    total += 2 * largest;
     total += ALIGN16((size_t)max_batch * nn_shape_size(net->in));
     for (int i = 0; i < net->nlayers; i++) {
         nn_layer *l = net->layers[i];
@@ -239,12 +247,12 @@ gand_status nn_net_finalize(nn_net *net, int max_batch, char *err, size_t errlen
         goto oom;
     float *w = net->work;
     for (int i = 0; i < net->nlayers; i++) {
-        size_t sz = ALIGN16((size_t)max_batch * nn_shape_size(net->layers[i]->out));
         net->act[i] = w;
-        w += sz;
-        net->dact[i] = w;
-        w += sz;
+        w += ALIGN16((size_t)max_batch * nn_shape_size(net->layers[i]->out));
     }
+    net->grad[0] = w;
+    net->grad[1] = w + largest;
+    w += 2 * largest;
     net->dx = w;
     w += ALIGN16((size_t)max_batch * nn_shape_size(net->in));
     for (int i = 0; i < net->nlayers; i++) {
@@ -364,7 +372,8 @@ const float *nn_net_backward(nn_net *net, const float *dy, bool want_dx)
     for (int i = net->nlayers - 1; i >= 0; i--) {
         nn_layer *l = net->layers[i];
         const float *x = i ? net->act[i - 1] : net->x;
-        float *dx = i ? net->dact[i - 1] : (want_dx ? net->dx : NULL);
+        /* the caller's dy is never written: layer i writes buffer i % 2 */
+        float *dx = i ? net->grad[i % 2] : (want_dx ? net->dx : NULL);
         l->ops->backward(l, x, net->act[i], d, dx, n);
         d = dx;
     }

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -37,6 +38,7 @@ struct http_server {
     size_t max_body;
     int port;
     http_stats *stats;
+    char *token; /* NULL: no authentication */
     pthread_mutex_t log_lock;
     char last_log[256]; /* libmicrohttpd's last message, for start-up errors */
     _Atomic bool running;
@@ -215,6 +217,26 @@ static enum MHD_Result respond(conn_state *st, struct MHD_Connection *conn)
 }
 
 /* The first call, with the headers: state, routing, early refusals. */
+/* Compares in time that depends on the lengths only, not on where the
+ * first difference is. */
+static bool same_secret(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    unsigned char diff = (unsigned char)(na != nb);
+    for (size_t i = 0; i < na; i++)
+        diff |= (unsigned char)(a[i] ^ b[i % (nb ? nb : 1)]);
+    return diff == 0;
+}
+
+static bool authorized(const http_server *srv, struct MHD_Connection *conn, const char *method)
+{
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    if (h && strncasecmp(h, "Bearer ", 7) == 0)
+        return same_secret(h + 7, srv->token);
+    const char *q = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "access_token");
+    return q && strcmp(method, "GET") == 0 && same_secret(q, srv->token);
+}
+
 static enum MHD_Result first_call(http_server *srv, struct MHD_Connection *conn, const char *url,
                                   const char *method, void **con_cls)
 {
@@ -247,6 +269,15 @@ static enum MHD_Result first_call(http_server *srv, struct MHD_Connection *conn,
         return respond(st, conn);
     }
     http_route_find(srv->routes, req, &st->match);
+    if (srv->token && !(req->route && (req->route->flags & HTTP_ROUTE_PUBLIC)) &&
+        !authorized(srv, conn, method)) {
+        st->match.status = 401; /* no body is read for a refused request */
+        http_problem(&st->resp, 401,
+                     "this gand requires a bearer token: send 'Authorization: Bearer <token>' "
+                     "(the token is in the file auth_token_file of gand.conf names)");
+        http_resp_add_header(&st->resp, "WWW-Authenticate", "Bearer realm=\"gand\"");
+        return respond(st, conn);
+    }
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > srv->max_body) {
         if (st->match.status)
@@ -343,6 +374,10 @@ gand_status http_start(const http_config *cfg, http_server **out, char *err, siz
     srv->routes = cfg->routes;
     srv->app = cfg->app;
     srv->hub = cfg->sse_hub;
+    if (cfg->auth_token && !(srv->token = gand_strdup(cfg->auth_token))) {
+        s = gand_errorf(err, errlen, GAND_ENOMEM, "out of memory starting the server");
+        goto err;
+    }
     srv->max_body = cfg->max_body_bytes ? cfg->max_body_bytes : 1024 * 1024;
     if (cfg->www_root) {
         char real[PATH_MAX];
@@ -391,6 +426,7 @@ gand_status http_start(const http_config *cfg, http_server **out, char *err, siz
 err:
     http_stats_free(srv->stats);
     gand_free(srv->www_root);
+    gand_free(srv->token);
     pthread_mutex_destroy(&srv->log_lock);
     gand_free(srv);
     return s;
@@ -411,6 +447,7 @@ void http_stop(http_server *srv)
     MHD_stop_daemon(srv->mhd);
     http_stats_free(srv->stats);
     gand_free(srv->www_root);
+    gand_free(srv->token);
     pthread_mutex_destroy(&srv->log_lock);
     gand_free(srv);
 }
