@@ -1,7 +1,10 @@
 #!/bin/sh
-# Installs every Debian package gand needs to build, run and test.
-# Idempotent: runs apt-get only when something is missing. Needs root.
+# Installs every Debian package gand needs to build, run and test, then the
+# monitoring page's npm packages (package-lock.json) and its vendor copy.
+# Idempotent: runs apt-get only when something is missing and npm ci only
+# when the lock file changed. apt-get needs root.
 set -eu
+cd "$(dirname "$0")/.."
 
 PACKAGES="
 build-essential meson ninja-build pkg-config
@@ -9,7 +12,12 @@ libmicrohttpd-dev libcjson-dev libopenblas-dev libsqlite3-dev
 libpng-dev zlib1g-dev libinih-dev libsystemd-dev libgif-dev
 check libcurl4-openssl-dev curl
 dataset-fashion-mnist
+chromium
 "
+# The image may bring node from elsewhere (NodeSource's nodejs bundles npm):
+# Debian's packages only when the commands are missing.
+command -v node >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs"
+command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES npm"
 
 missing=""
 for p in $PACKAGES; do
@@ -29,3 +37,12 @@ if [ -n "$missing" ]; then
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
+
+# uPlot for the page, playwright-core for its browser tests
+stamp=node_modules/.gand-package-lock.json
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+    echo "gand: npm ci" >&2
+    npm ci --no-audit --no-fund --loglevel=error >&2
+    cp package-lock.json "$stamp"
+fi
+sh scripts/www-vendor.sh

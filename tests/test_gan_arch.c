@@ -63,9 +63,11 @@ START_TEST(test_dcgan28_generator)
     char err[256] = "";
     nn_net *g = built(arch_dcgan28_generator(&p, 64, err, sizeof err), err);
     const layer_want want[] = {
-        {"linear", {6272, 1, 1}},   {"batchnorm1d", {6272, 1, 1}},     {"relu", {6272, 1, 1}},
-        {"reshape", {128, 7, 7}},   {"conv_transpose2d", {64, 14, 14}}, {"batchnorm2d", {64, 14, 14}},
-        {"relu", {64, 14, 14}},     {"conv_transpose2d", {1, 28, 28}}, {"tanh", {1, 28, 28}},
+        {"linear", {6272, 1, 1}},           {"batchnorm1d", {6272, 1, 1}},
+        {"relu", {6272, 1, 1}},             {"reshape", {128, 7, 7}},
+        {"conv_transpose2d", {64, 14, 14}}, {"batchnorm2d", {64, 14, 14}},
+        {"relu", {64, 14, 14}},             {"conv_transpose2d", {1, 28, 28}},
+        {"tanh", {1, 28, 28}},
     };
     assert_layers(g, want, 9);
     assert_shape(nn_net_in_shape(g), 100, 1, 1);

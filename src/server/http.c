@@ -354,6 +354,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+/* libmicrohttpd's unescaping, except that text holding "%00" is left as
+ * it is: a decoded NUL would silently cut a path or a query value short
+ * ("/runs/1%00x" read as "/runs/1"), while the undecoded "%" makes every
+ * route, integer and static name refuse it. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    for (const char *p = s; (p = strchr(p, '%')); p++)
+        if (p[1] == '0' && p[2] == '0')
+            return strlen(s);
+    return MHD_http_unescape(s);
+}
+
 gand_status http_start(const http_config *cfg, http_server **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -411,6 +424,7 @@ gand_status http_start(const http_config *cfg, http_server **out, char *err, siz
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)(cfg->connection_limit ? cfg->connection_limit : 256),
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)(cfg->per_ip_limit ? cfg->per_ip_limit : 64),
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, srv,
         MHD_OPTION_END);
     if (!srv->mhd) {
         s = gand_errorf(err, errlen, GAND_EIO, "cannot serve HTTP on %s (%s): choose a free port "

@@ -1,0 +1,408 @@
+/* One run on one worker: from queued to its final state, with the gan_host
+ * that writes the trainer's metrics, samples and checkpoints to the store
+ * and the run's directory. */
+#include "internal.h"
+
+#include "gand/alloc.h"
+#include "gand/data.h"
+#include "gand/gan.h"
+#include "gand/log.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ERRLEN 1024
+
+typedef struct {
+    sched *s;
+    sched_worker *w;
+    store *db;
+    int64_t id;
+    long total;
+    /* metric rows not yet written, of steps (flushed_step, last_step] */
+    store_metric *buf;
+    size_t nbuf, cap;
+    int buffered_steps;
+    long last_step, flushed_step;
+    gan_metric last[GAN_MAX_METRICS];
+    int nlast;
+    double start_ms, last_event_ms, last_poll_ms;
+    long start_step;
+    bool cancel_seen;
+    /* the first failed store write; it stops the run */
+    gand_status io_status;
+    char io_err[ERRLEN];
+    /* steps of the sample files on disk, oldest first, for sample_retention */
+    int64_t *kept;
+    size_t nkept, kept_cap;
+} run_ctx;
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static bool cancel_flagged(run_ctx *c)
+{
+    return c->cancel_seen || atomic_load(&c->w->cancel);
+}
+
+static double steps_per_s(const run_ctx *c, double now)
+{
+    double dt = (now - c->start_ms) / 1e3;
+    return dt > 0 && c->last_step > c->start_step ? (c->last_step - c->start_step) / dt : 0.0;
+}
+
+/* Writes the buffered rows and the step. Keeps the first error in the ctx. */
+static gand_status flush(run_ctx *c)
+{
+    if (c->io_status != GAND_OK)
+        return c->io_status;
+    gand_status st = GAND_OK;
+    if (c->nbuf > 0)
+        st = store_metrics_add(c->db, c->id, c->buf, c->nbuf, c->io_err, sizeof c->io_err);
+    if (st == GAND_OK && c->last_step > c->flushed_step)
+        st = store_run_set_step(c->db, c->id, c->last_step, c->io_err, sizeof c->io_err);
+    if (st != GAND_OK) {
+        c->io_status = st;
+        return st;
+    }
+    c->nbuf = 0;
+    c->buffered_steps = 0;
+    c->flushed_step = c->last_step;
+    return GAND_OK;
+}
+
+static void progress_events(run_ctx *c, double now)
+{
+    double rate = steps_per_s(c, now);
+    cJSON *p = cJSON_CreateObject();
+    if (p) {
+        cJSON_AddNumberToObject(p, "step", (double)c->last_step);
+        cJSON_AddNumberToObject(p, "total", (double)c->total);
+        cJSON_AddNumberToObject(p, "steps_per_s", rate);
+        cJSON_AddNumberToObject(p, "eta_s", rate > 0 ? (c->total - c->last_step) / rate : 0.0);
+    }
+    sched_event(c->s, c->db, c->id, STORE_EVENT_PROGRESS, c->last_step, p);
+    cJSON *m = cJSON_CreateObject();
+    if (m)
+        cJSON_AddNumberToObject(m, "step", (double)c->last_step);
+    cJSON *values = m ? cJSON_AddObjectToObject(m, "values") : NULL;
+    if (values) {
+        for (int i = 0; i < c->nlast; i++)
+            cJSON_AddNumberToObject(values, c->last[i].name, c->last[i].value);
+    }
+    sched_event(c->s, c->db, c->id, STORE_EVENT_METRICS, c->last_step, m);
+}
+
+static void on_metrics(void *ctx, long step, const gan_metric *m, int n)
+{
+    run_ctx *c = ctx;
+    if (c->io_status != GAND_OK)
+        return;
+    if (n > GAN_MAX_METRICS)
+        n = GAN_MAX_METRICS;
+    for (int i = 0; i < n; i++)
+        c->buf[c->nbuf++] = (store_metric){.step = step, .name = m[i].name, .value = m[i].value};
+    memcpy(c->last, m, (size_t)n * sizeof *m);
+    c->nlast = n;
+    c->last_step = step;
+    c->buffered_steps++;
+    double now = now_ms();
+    pthread_mutex_lock(&c->s->mu);
+    c->w->step = step;
+    c->w->steps_per_s = steps_per_s(c, now);
+    pthread_mutex_unlock(&c->s->mu);
+    if (now - c->last_event_ms >= c->s->p.event_interval_ms || step == c->total) {
+        if (flush(c) == GAND_OK) {
+            progress_events(c, now);
+            c->last_event_ms = now;
+        }
+    } else if (c->buffered_steps >= c->s->p.flush_steps) {
+        flush(c);
+    }
+}
+
+/* Deletes the oldest grids beyond sample_retention. The store has no call
+ * to delete sample rows, so their rows stay and name missing files. */
+static void retain_samples(run_ctx *c, int64_t step)
+{
+    int keep = c->s->p.sample_retention;
+    if (keep <= 0)
+        return;
+    if (c->nkept == c->kept_cap) {
+        size_t ncap = c->kept_cap ? 2 * c->kept_cap : 16;
+        int64_t *p = gand_realloc(c->kept, ncap * sizeof *p);
+        if (!p)
+            return;
+        c->kept = p;
+        c->kept_cap = ncap;
+    }
+    c->kept[c->nkept++] = step;
+    size_t drop = c->nkept > (size_t)keep ? c->nkept - (size_t)keep : 0;
+    for (size_t i = 0; i < drop; i++) {
+        char name[64], path[PATH_MAX];
+        snprintf(name, sizeof name, "samples/step-%07lld.png", (long long)c->kept[i]);
+        sched_run_path(c->s, c->id, name, path);
+        if (unlink(path) != 0 && errno != ENOENT)
+            gand_log_warn("run %lld: cannot delete %s: %s", (long long)c->id, path,
+                          strerror(errno));
+    }
+    memmove(c->kept, c->kept + drop, (c->nkept - drop) * sizeof *c->kept);
+    c->nkept -= drop;
+}
+
+static gand_status on_sample(void *ctx, long step, const float *images, int n, nn_shape shape,
+                             int cols, char *err, size_t errlen)
+{
+    run_ctx *c = ctx;
+    char rel[96], path[PATH_MAX];
+    snprintf(rel, sizeof rel, "runs/%lld/samples/step-%07ld.png", (long long)c->id, step);
+    snprintf(path, sizeof path, "%s/%s", c->s->state_dir, rel);
+    gand_status st = img_write_png_grid(path, images, n, shape, cols, err, errlen);
+    if (st == GAND_OK)
+        st = store_sample_add(c->db, c->id, step, rel, err, errlen);
+    if (st != GAND_OK)
+        return st;
+    cJSON *o = cJSON_CreateObject();
+    if (o) {
+        char url[96];
+        snprintf(url, sizeof url, "/runs/%lld/samples/%ld.png", (long long)c->id, step);
+        cJSON_AddNumberToObject(o, "step", (double)step);
+        cJSON_AddStringToObject(o, "url", url);
+    }
+    sched_event(c->s, c->db, c->id, STORE_EVENT_SAMPLE, step, o);
+    retain_samples(c, step);
+    return GAND_OK;
+}
+
+static gand_status on_checkpoint(void *ctx, gan_trainer *t, long step, char *err, size_t errlen)
+{
+    run_ctx *c = ctx;
+    /* the metrics a checkpoint covers are in the store before it exists */
+    if (flush(c) != GAND_OK)
+        return gand_errorf(err, errlen, c->io_status, "%s", c->io_err);
+    char name[64], path[PATH_MAX];
+    snprintf(name, sizeof name, "checkpoints/step-%07ld.ckpt", step);
+    sched_run_path(c->s, c->id, name, path);
+    gand_status st = gan_trainer_save(t, path, err, errlen);
+    if (st != GAND_OK)
+        return st;
+    sched_prune_checkpoints(c->s, c->id, step, SCHED_KEEP_CHECKPOINTS);
+    return store_run_set_checkpoint(c->db, c->id, step, err, errlen);
+}
+
+static bool should_stop(void *ctx)
+{
+    run_ctx *c = ctx;
+    if (c->io_status != GAND_OK || cancel_flagged(c) || atomic_load(&c->s->stopping))
+        return true;
+    double now = now_ms();
+    if (now - c->last_poll_ms >= c->s->p.cancel_poll_ms) {
+        c->last_poll_ms = now;
+        bool requested = false;
+        char err[256];
+        if (store_run_cancel_requested(c->db, c->id, &requested, err, sizeof err) == GAND_OK)
+            c->cancel_seen = requested;
+        else
+            gand_log_warn("run %lld: %s", (long long)c->id, err);
+    }
+    return c->cancel_seen;
+}
+
+/* Moves the run to its final state and appends the state event. */
+static void finish(run_ctx *c, store_run_state to, const char *error)
+{
+    char err[ERRLEN];
+    gand_status st = store_run_transition(c->db, c->id, to, error, err, sizeof err);
+    if (st != GAND_OK) {
+        gand_log_error("run %lld: cannot mark it %s: %s", (long long)c->id,
+                       store_run_state_name(to), err);
+        return;
+    }
+    if (to == STORE_RUN_FAILED)
+        gand_log_warn("run %lld failed: %s", (long long)c->id, error);
+    else
+        gand_log_info("run %lld %s at step %ld", (long long)c->id, store_run_state_name(to),
+                      c->last_step);
+    sched_state_event(c->s, c->db, c->id, to, error);
+}
+
+/* After the trainer returned st with err: records the outcome. */
+static void conclude(run_ctx *c, gan_trainer *t, gand_status st, const char *err)
+{
+    gand_status fst = flush(c);
+    if (st == GAND_OK && fst != GAND_OK)
+        st = fst;
+    if (st == GAND_OK) {
+        finish(c, STORE_RUN_SUCCEEDED, NULL);
+    } else if (st == GAND_ECANCELED && c->io_status != GAND_OK) {
+        finish(c, STORE_RUN_FAILED, c->io_err);
+    } else if (st == GAND_ECANCELED && !cancel_flagged(c) && atomic_load(&c->s->requeue)) {
+        char rerr[ERRLEN];
+        long step = t ? gan_trainer_step(t) : 0;
+        if (sched_rewind(c->s, c->db, c->id, step, rerr, sizeof rerr) != GAND_OK) {
+            gand_log_error("run %lld: cannot queue it again: %s", (long long)c->id, rerr);
+            return;
+        }
+        gand_log_info("run %lld: stopped at step %ld; it resumes at the next start",
+                      (long long)c->id, step);
+        sched_state_event(c->s, c->db, c->id, STORE_RUN_QUEUED, NULL);
+    } else if (st == GAND_ECANCELED) {
+        finish(c, STORE_RUN_CANCELED, NULL);
+    } else {
+        finish(c, STORE_RUN_FAILED, *err ? err : gand_strerror(st));
+    }
+}
+
+/* Builds the trainer and restores checkpoint step ckpt (-1: none). NULL
+ * with the sentence in err. */
+static gan_trainer *prepare(run_ctx *c, const store_run *r, int64_t ckpt, char *err,
+                            size_t errlen)
+{
+    gan_spec spec;
+    char field[64];
+    gand_status st = gan_spec_parse(r->spec, strlen(r->spec), &spec, err, errlen, field,
+                                    sizeof field);
+    if (st != GAND_OK)
+        return NULL;
+    if (sched_run_dirs(c->s, c->id, err, errlen) != GAND_OK)
+        return NULL;
+    gan_trainer *t = gan_trainer_create(&spec, &st, err, errlen);
+    if (!t)
+        return NULL;
+    c->total = gan_trainer_total_steps(t);
+    if (c->total > r->total_steps) {
+        gand_errorf(err, errlen, GAND_EINVAL,
+                    "the run was stored with %lld total steps but its spec trains %ld; "
+                    "submit it again",
+                    (long long)r->total_steps, c->total);
+        goto err;
+    }
+    if (ckpt >= 0) {
+        char name[64], path[PATH_MAX], lerr[ERRLEN];
+        snprintf(name, sizeof name, "checkpoints/step-%07lld.ckpt", (long long)ckpt);
+        sched_run_path(c->s, c->id, name, path);
+        if (gan_trainer_load(t, path, lerr, sizeof lerr) != GAND_OK) {
+            gand_errorf(err, errlen, GAND_EFORMAT,
+                        "cannot resume from checkpoint: %s; delete the file to restart the run "
+                        "from step 0",
+                        lerr);
+            goto err;
+        }
+        if (r->checkpoint_step < ckpt &&
+            store_run_set_checkpoint(c->db, c->id, ckpt, lerr, sizeof lerr) != GAND_OK)
+            gand_log_warn("run %lld: %s", (long long)c->id, lerr);
+    }
+    return t;
+err:
+    gan_trainer_free(t);
+    return NULL;
+}
+
+/* The run's sample files still on disk, for sample_retention. */
+static void load_kept(run_ctx *c)
+{
+    if (c->s->p.sample_retention <= 0)
+        return;
+    store_sample_list list;
+    char err[256];
+    if (store_sample_list_run(c->db, c->id, -1, 0, &list, err, sizeof err) != GAND_OK)
+        return;
+    for (size_t i = 0; i < list.n; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", c->s->state_dir, list.samples[i].file);
+        if (access(path, F_OK) == 0)
+            retain_samples(c, list.samples[i].step);
+    }
+    store_sample_list_clear(&list);
+}
+
+/* Brings a queued run to the step of its newest checkpoint (at or before its
+ * recorded step), in case its files and rows disagree. Returns that
+ * checkpoint's step (-1: none) or -2 when the run cannot start. */
+static int64_t align(run_ctx *c, const store_run *r)
+{
+    int64_t ckpt = sched_newest_checkpoint(c->s, c->id, r->step);
+    int64_t from = ckpt >= 0 ? ckpt : 0;
+    if (from == r->step)
+        return ckpt;
+    char err[ERRLEN];
+    gand_status st = sched_rewind(c->s, c->db, c->id, from, err, sizeof err);
+    if (st == GAND_OK)
+        return ckpt;
+    if (st != GAND_EBUSY)
+        gand_log_error("run %lld: cannot rewind it to step %lld: %s", (long long)c->id,
+                       (long long)from, err);
+    return -2;
+}
+
+void sched_run_job(sched_worker *w, int64_t id)
+{
+    run_ctx c = {.s = w->s, .w = w, .db = w->db, .id = id};
+    char err[ERRLEN] = "";
+    store_run r;
+    gand_status st = store_run_get(c.db, id, &r, err, sizeof err);
+    if (st != GAND_OK) {
+        if (st == GAND_ENOTFOUND)
+            gand_log_info("run %lld was deleted before it started", (long long)id);
+        else
+            gand_log_error("run %lld cannot start: %s", (long long)id, err);
+        return;
+    }
+    gan_trainer *t = NULL;
+    int64_t ckpt = r.state == STORE_RUN_QUEUED ? align(&c, &r) : -2;
+    /* a run not yet started stays queued for the next start */
+    if (ckpt < -1 || atomic_load(&c.s->stopping))
+        goto out;
+    st = store_run_transition(c.db, id, STORE_RUN_RUNNING, NULL, err, sizeof err);
+    if (st != GAND_OK) {
+        /* canceled or deleted while it waited */
+        if (st != GAND_EBUSY && st != GAND_ENOTFOUND)
+            gand_log_error("run %lld cannot start: %s", (long long)id, err);
+        goto out;
+    }
+    sched_state_event(c.s, c.db, id, STORE_RUN_RUNNING, NULL);
+    c.start_step = c.last_step = c.flushed_step = ckpt >= 0 ? (long)ckpt : 0;
+    pthread_mutex_lock(&c.s->mu);
+    w->step = c.start_step;
+    w->total_steps = r.total_steps;
+    pthread_mutex_unlock(&c.s->mu);
+
+    c.cap = (size_t)c.s->p.flush_steps * GAN_MAX_METRICS;
+    c.buf = gand_calloc(c.cap, sizeof *c.buf);
+    t = c.buf ? prepare(&c, &r, ckpt, err, sizeof err) : NULL;
+    if (!t) {
+        if (!c.buf)
+            gand_errorf(err, sizeof err, GAND_ENOMEM, "out of memory starting the run");
+        finish(&c, STORE_RUN_FAILED, *err ? err : "the run could not be prepared");
+        goto out;
+    }
+    gand_log_info("run %lld: training %ld steps from step %ld", (long long)id, c.total,
+                  c.start_step);
+    pthread_mutex_lock(&c.s->mu);
+    w->total_steps = c.total;
+    pthread_mutex_unlock(&c.s->mu);
+    load_kept(&c);
+    gan_host host = {.ctx = &c,
+                     .on_metrics = on_metrics,
+                     .on_sample = on_sample,
+                     .on_checkpoint = on_checkpoint,
+                     .should_stop = should_stop};
+    c.start_ms = now_ms();
+    c.last_event_ms = c.start_ms;
+    err[0] = '\0';
+    st = gan_trainer_run(t, &host, err, sizeof err);
+    conclude(&c, t, st, err);
+out:
+    gan_trainer_free(t);
+    gand_free(c.buf);
+    gand_free(c.kept);
+    store_run_clear(&r);
+}
