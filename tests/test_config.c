@@ -167,7 +167,7 @@ static const struct {
     {"www_dir = ", "3: key 'www_dir': must be a path, got an empty value"},
     {"listen = localhost:8080",
      "3: key 'listen': 'localhost' in 'localhost:8080' is not a numeric IPv4 address; use "
-     "HOST:PORT such as 127.0.0.1:8080, [::1]:8080 or :8080 (every interface)"},
+     "HOST:PORT such as 127.0.0.1:8080, [::1]:8080, 0.0.0.0:8080 (every interface) or :8080 (127.0.0.1)"},
     {"worker = 2", "3: unknown key 'worker' in section [gand]; did you mean 'workers'?"},
     {"state-dir = /x", "3: unknown key 'state-dir' in section [gand]; did you mean 'state_dir'?"},
     {"colour = blue", "3: unknown key 'colour' in section [gand]"},
@@ -373,7 +373,7 @@ START_TEST(test_listen_forms)
         ck_assert_int_eq(c.listen_port, good[i].port);
     }
 
-#define FORMS "; use HOST:PORT such as 127.0.0.1:8080, [::1]:8080 or :8080 (every interface)"
+#define FORMS "; use HOST:PORT such as 127.0.0.1:8080, [::1]:8080, 0.0.0.0:8080 (every interface) or :8080 (127.0.0.1)"
     static const struct {
         const char *value, *msg;
     } bad_listen[] = {

@@ -136,6 +136,10 @@ static const struct {
      "between 0 and"},
     {"{\"model\":\"dcgan\",\"dataset\":\"fashion-mnist\",\"z_dim\":1,\"z_dim\":2}", GAND_ERANGE,
      "z_dim", "given twice"},
+    {"{\"model\":\"dcgan\",\"dataset\":\"/data\\u0000/x\"}", GAND_EINVAL, "",
+     "NUL character (\\u0000) in a string at byte 33"},
+    {"{\"model\":\"dcgan\",\"dataset\":\"fashion-mnist\",\"name\":\"\xff\"}", GAND_EINVAL, "",
+     "not valid UTF-8 at byte 51"},
 };
 
 START_TEST(test_bad_specs_name_the_field)

@@ -406,6 +406,45 @@ START_TEST(test_generate_checks_label)
 }
 END_TEST
 
+/* A trainer made for generating loads a checkpoint without the pixels and
+ * draws the same images as the trainer that wrote it. */
+START_TEST(test_generating_trainer_matches)
+{
+    char *dir = fixture_tmpdir();
+    fixture_write_blocks(dir, 32, 8, 4, 1);
+    char json[1024], err[ERRLEN];
+    snprintf(json, sizeof json,
+             "{\"model\":\"cgan\",\"dataset\":\"%s\",\"steps\":3,\"batch_size\":8,"
+             "\"g_width\":16,\"d_width\":8,\"classes\":[1,2]}",
+             dir);
+    char *ckpt = run_to_end(json, dir, 0);
+    gan_spec spec;
+    char field[64];
+    ck_assert_int_eq(gan_spec_parse(json, strlen(json), &spec, err, sizeof err, field, sizeof field),
+                     GAND_OK);
+    gand_status st;
+    gan_trainer *full = gan_trainer_create(&spec, &st, err, sizeof err);
+    gan_trainer *gen = gan_trainer_create_for_generating(&spec, &st, err, sizeof err);
+    ck_assert_msg(gen != NULL, "%s", err);
+    ck_assert_int_eq(gan_trainer_load(full, ckpt, err, sizeof err), GAND_OK);
+    ck_assert_int_eq(gan_trainer_load(gen, ckpt, err, sizeof err), GAND_OK);
+    ck_assert_int_eq(gan_trainer_num_images(gen), 16);
+    ck_assert_int_eq(gan_trainer_num_classes(gen), 4);
+    ck_assert_int_eq(gan_trainer_sample_rows(gen), 2);
+    float a[12 * 64], b[12 * 64];
+    ck_assert_int_eq(gan_trainer_generate(full, 12, 5, 2, a, err, sizeof err), GAND_OK);
+    ck_assert_int_eq(gan_trainer_generate(gen, 12, 5, 2, b, err, sizeof err), GAND_OK);
+    ck_assert_int_eq(memcmp(a, b, sizeof a), 0);
+    gan_host host = {0};
+    ck_assert_int_eq(gan_trainer_run(gen, &host, err, sizeof err), GAND_EINVAL);
+    ck_assert_msg(strstr(err, "generating only"), "%s", err);
+    gan_trainer_free(full);
+    gan_trainer_free(gen);
+    free(ckpt);
+    fixture_rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_create_out_of_memory)
 {
     char *dir = fixture_tmpdir();
@@ -448,6 +487,7 @@ static Suite *train_suite(void)
     tcase_add_test(tc, test_vanilla_gan_learns_the_modes);
     tcase_add_test(tc, test_bad_data_is_refused_with_its_reason);
     tcase_add_test(tc, test_generate_checks_label);
+    tcase_add_test(tc, test_generating_trainer_matches);
     tcase_add_test(tc, test_create_out_of_memory);
     suite_add_tcase(s, tc);
     return s;

@@ -42,9 +42,10 @@
 
 typedef struct {
     /* listen as written ("127.0.0.1:8080", "[::1]:8080", ":8080"), and its
-     * parts: listen_host is a numeric address without brackets, "" for every
-     * interface; listen_family is AF_INET, AF_INET6, or AF_UNSPEC when
-     * listen_host is ""; listen_port 0 lets the kernel pick a free port. */
+     * parts: listen_host is a numeric address without brackets, "" for
+     * ":PORT", which the server binds to 127.0.0.1 (http_parse_listen);
+     * listen_family is AF_INET, AF_INET6, or AF_UNSPEC when listen_host is
+     * ""; listen_port 0 lets the kernel pick a free port. */
     char listen[GAND_CONFIG_LISTEN_MAX];
     char listen_host[GAND_CONFIG_LISTEN_MAX];
     int listen_family;

@@ -143,6 +143,11 @@ typedef struct {
  * status in *status. */
 gan_trainer *gan_trainer_create(const gan_spec *spec, gand_status *status, char *err,
                                 size_t errlen);
+/* A trainer for gan_trainer_load() and gan_trainer_generate() only: the
+ * dataset is probed (image shape, classes) but not loaded, so it costs the
+ * nets alone. gan_trainer_run() on it trains nothing. */
+gan_trainer *gan_trainer_create_for_generating(const gan_spec *spec, gand_status *status,
+                                               char *err, size_t errlen);
 void gan_trainer_free(gan_trainer *t);
 
 const gan_spec *gan_trainer_spec(const gan_trainer *t);

@@ -239,7 +239,7 @@ void api_generate(const http_req *req, http_resp *resp)
                      (long long)id);
         return;
     }
-    gan_trainer *t = gan_trainer_create(&spec, &st, err, sizeof err);
+    gan_trainer *t = gan_trainer_create_for_generating(&spec, &st, err, sizeof err);
     if (!t) {
         http_problem(resp, st == GAND_ENOMEM ? 500 : 409, "cannot load run %lld: %s",
                      (long long)id, err);

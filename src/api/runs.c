@@ -21,58 +21,6 @@ static void send_run(http_resp *resp, api_ctx *app, int status, const store_run 
     cJSON_Delete(o);
 }
 
-/* Length of the UTF-8 sequence at s (n bytes left), 0 when it is not
- * one: overlong forms, surrogates and code points past U+10FFFF are not. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
-               : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-    if (len == 0 || len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) ||
-        (c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] > 0x8f))
-        return 0;
-    return len;
-}
-
-/* JSON text must be UTF-8, and a "\u0000" in a string would reach the
- * spec as a C string cut short (another name or dataset than the one sent),
- * so both are refused with a 400 saying where. */
-static bool body_text_ok(const char *text, size_t len, http_resp *resp)
-{
-    const unsigned char *s = (const unsigned char *)text;
-    bool in_string = false;
-    for (size_t i = 0; i < len;) {
-        if (in_string && s[i] == '\\') {
-            if (i + 5 < len && s[i + 1] == 'u' && memcmp(s + i + 2, "0000", 4) == 0) {
-                http_problem(resp, 400,
-                             "the request body has a NUL character (\\u0000) in a string at "
-                             "byte %zu: names and paths cannot hold one",
-                             i);
-                return false;
-            }
-            i += 2; /* the escaped character is ASCII in valid JSON */
-            continue;
-        }
-        if (s[i] == '"')
-            in_string = !in_string;
-        size_t n = utf8_len(s + i, len - i);
-        if (n == 0) {
-            http_problem(resp, 400,
-                         "the request body is not valid UTF-8 at byte %zu: send the spec as "
-                         "UTF-8 text",
-                         i);
-            return false;
-        }
-        i += n;
-    }
-    return true;
-}
-
 /* POST /runs: validate the spec, check its data, commit the run, queue it. */
 void api_runs_create(const http_req *req, http_resp *resp)
 {
@@ -84,8 +32,6 @@ void api_runs_create(const http_req *req, http_resp *resp)
     cJSON_Delete(body);
     size_t len;
     const char *text = http_req_body(req, &len);
-    if (!body_text_ok(text, len, resp))
-        return;
     gan_spec spec;
     char err[API_ERRLEN], field[64];
     gand_status st = gan_spec_parse(text, len, &spec, err, sizeof err, field, sizeof field);

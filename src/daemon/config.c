@@ -167,7 +167,7 @@ static const config_type type_path = {set_path, get_string};
 
 /* ---- listen address ---- */
 
-#define LISTEN_FORMS "; use HOST:PORT such as 127.0.0.1:8080, [::1]:8080 or :8080 (every interface)"
+#define LISTEN_FORMS "; use HOST:PORT such as 127.0.0.1:8080, [::1]:8080, 0.0.0.0:8080 (every interface) or :8080 (127.0.0.1)"
 
 static gand_status set_listen(const config_entry *e, gand_config *cfg, const char *value,
                               char *msg, size_t msglen)
@@ -252,7 +252,7 @@ static const config_type type_level = {set_level, get_level};
 
 static const config_entry entries[] = {
     {{"listen", "listen", "HOST:PORT", "127.0.0.1:8080",
-      "Address and port the HTTP API and the page are served on; ':PORT' means every interface."},
+      "Address and port the HTTP API and the page are served on; ':PORT' means 127.0.0.1, 0.0.0.0:PORT every interface."},
      &type_listen, STR_FIELD(listen), 0, 0},
     {{"state_dir", "state-dir", "DIR", "/var/lib/gand",
       "Directory holding the database, checkpoints and sample images."},

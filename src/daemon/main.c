@@ -213,7 +213,7 @@ int main(int argc, char **argv)
     sched_snapshot snap;
     sched_stats(app.sched, &snap);
     gand_log_info("gand %s listening on http://%s:%d/ (state %s, %d workers, %d BLAS threads%s)",
-                  GAND_VERSION, cfg.listen_host[0] ? cfg.listen_host : "0.0.0.0",
+                  GAND_VERSION, cfg.listen_host[0] ? cfg.listen_host : "127.0.0.1",
                   http_server_port(srv), cfg.state_dir, snap.workers, snap.blas_threads,
                   hc.auth_token ? ", bearer token required" : "");
     gand_notify_ready();

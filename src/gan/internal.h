@@ -23,7 +23,8 @@ const gan_kind_ops *gan_kind_ops_get(gan_kind kind);
 struct gan_trainer {
     gan_spec spec;
     const gan_kind_ops *ops;
-    data_set *data;
+    data_set *data;   /* NULL in a trainer made for generating only */
+    int count;        /* images after the class subset */
     nn_shape img;
     int num_classes;  /* of the dataset's labels (0 without labels) */
     int *class_list;  /* classes fake labels are drawn from: the subset or all */
@@ -60,6 +61,11 @@ struct gan_trainer {
     float *col_grad; /* (B) its gradient */
     int *idx;        /* (B) dataset indices */
 };
+
+/* gan_spec_check_data() that also gives what the probe found and the
+ * number of images after the class subset. (plan.c) */
+gand_status gan_spec_probe(const gan_spec *spec, data_info *info, int *images, long *total_steps,
+                           char *field, size_t fieldlen, char *err, size_t errlen);
 
 /* ---- helpers for kinds (trainer.c) ---- */
 

@@ -1,7 +1,6 @@
 /* Checking a spec against its dataset before any training: what the trainer
  * would fail on is found while the daemon can still answer 422. */
-#include "gand/data.h"
-#include "gand/gan.h"
+#include "internal.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +23,14 @@ static gand_status fail(char *field, size_t fieldlen, const char *name, gand_sta
 
 gand_status gan_spec_check_data(const gan_spec *spec, long *total_steps, char *field,
                                 size_t fieldlen, char *err, size_t errlen)
+{
+    data_info info;
+    int count;
+    return gan_spec_probe(spec, &info, &count, total_steps, field, fieldlen, err, errlen);
+}
+
+gand_status gan_spec_probe(const gan_spec *spec, data_info *out, int *images, long *total_steps,
+                           char *field, size_t fieldlen, char *err, size_t errlen)
 {
     data_info info;
     gand_status st = data_probe(spec->dataset, true, &info, err, errlen);
@@ -71,5 +78,7 @@ gand_status gan_spec_check_data(const gan_spec *spec, long *total_steps, char *f
                                 info.shape.w));
     if (total_steps)
         *total_steps = gan_total_steps(spec, count);
+    *out = info;
+    *images = count;
     return GAND_OK;
 }

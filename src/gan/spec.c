@@ -2,6 +2,8 @@
  * normalised output and the GET /models description. */
 #include "gand/gan.h"
 
+#include "spec_text.h"
+
 #include "gand/alloc.h"
 
 #include <cjson/cJSON.h>
@@ -368,6 +370,9 @@ gand_status gan_spec_parse(const char *json, size_t len, gan_spec *spec, char *e
 {
     if (field && fieldlen)
         field[0] = '\0';
+    gand_status text_st = gan_spec_text_ok(json, len, err, errlen);
+    if (text_st != GAND_OK)
+        return text_st;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, false);
     if (!root) {

@@ -252,7 +252,7 @@ static gand_status alloc_workspace(gan_trainer *t)
     t->head_grad = gand_calloc(B * (size_t)t->d_out, sizeof(float));
     t->col = gand_calloc(B, sizeof(float));
     t->col_grad = gand_calloc(B, sizeof(float));
-    t->perm = gand_calloc((size_t)data_count(t->data), sizeof(int));
+    t->perm = gand_calloc(t->data ? (size_t)t->count : 1, sizeof(int));
     if (!t->real || !t->labels || !t->fake_labels || !t->fake_cont || !t->g_input ||
         !t->d_input || !t->d_grad || !t->img_grad || !t->head || !t->head_grad || !t->col || !t->col_grad || !t->perm)
         return GAND_ENOMEM;
@@ -263,8 +263,7 @@ static gand_status alloc_workspace(gan_trainer *t)
 static gand_status setup_classes(gan_trainer *t, char *err, size_t errlen)
 {
     const gan_spec *s = &t->spec;
-    t->num_classes = data_num_classes(t->data);
-    if (s->nclasses > 0) {
+    if (t->data && s->nclasses > 0) {
         gand_status st = data_subset(t->data, s->classes, s->nclasses, err, errlen);
         if (st != GAND_OK)
             return st;
@@ -281,8 +280,8 @@ static gand_status setup_classes(gan_trainer *t, char *err, size_t errlen)
     return GAND_OK;
 }
 
-gan_trainer *gan_trainer_create(const gan_spec *spec, gand_status *status, char *err,
-                                size_t errlen)
+static gan_trainer *create(const gan_spec *spec, bool with_data, gand_status *status, char *err,
+                           size_t errlen)
 {
     gand_status st = GAND_ENOMEM;
     gan_trainer *t = gand_calloc(1, sizeof *t);
@@ -294,16 +293,24 @@ gan_trainer *gan_trainer_create(const gan_spec *spec, gand_status *status, char 
     t->perm_epoch = -1;
     t->batch = spec->batch_size;
     t->ops = gan_kind_ops_get(spec->kind);
-    st = gan_spec_check_data(spec, &t->total, NULL, 0, err, errlen);
+    data_info info;
+    st = gan_spec_probe(spec, &info, &t->count, &t->total, NULL, 0, err, errlen);
     if (st != GAND_OK)
         goto err;
-    st = data_open(spec->dataset, true, &t->data, err, errlen);
-    if (st != GAND_OK)
+    t->img = info.shape;
+    t->num_classes = info.num_classes;
+    if (with_data && (st = data_open(spec->dataset, true, &t->data, err, errlen)) != GAND_OK)
         goto err;
     if ((st = setup_classes(t, err, errlen)) != GAND_OK)
         goto err;
-    t->img = data_shape(t->data);
-    t->batches_per_epoch = data_count(t->data) / t->batch;
+    if (t->data && (nn_shape_size(data_shape(t->data)) != nn_shape_size(t->img) ||
+                    data_count(t->data) != t->count)) {
+        st = gand_errorf(err, errlen, GAND_EFORMAT,
+                         "dataset '%s' changed while it was being opened; try again",
+                         spec->dataset);
+        goto err;
+    }
+    t->batches_per_epoch = t->count / t->batch;
     if ((st = t->ops->build(t, err, errlen)) != GAND_OK)
         goto err;
     t->g_in = spec->z_dim + t->g_cond;
@@ -324,6 +331,18 @@ err:
         *status = st;
     gan_trainer_free(t);
     return NULL;
+}
+
+gan_trainer *gan_trainer_create(const gan_spec *spec, gand_status *status, char *err,
+                                size_t errlen)
+{
+    return create(spec, true, status, err, errlen);
+}
+
+gan_trainer *gan_trainer_create_for_generating(const gan_spec *spec, gand_status *status,
+                                               char *err, size_t errlen)
+{
+    return create(spec, false, status, err, errlen);
 }
 
 void gan_trainer_free(gan_trainer *t)
@@ -354,13 +373,16 @@ const gan_spec *gan_trainer_spec(const gan_trainer *t) { return &t->spec; }
 long gan_trainer_step(const gan_trainer *t) { return t->step; }
 long gan_trainer_total_steps(const gan_trainer *t) { return t->total; }
 int gan_trainer_num_classes(const gan_trainer *t) { return t->num_classes; }
-int gan_trainer_num_images(const gan_trainer *t) { return data_count(t->data); }
+int gan_trainer_num_images(const gan_trainer *t) { return t->count; }
 nn_shape gan_trainer_image_shape(const gan_trainer *t) { return t->img; }
 
 /* ---- stepping ---- */
 
 void gan_trainer_step_once(gan_trainer *t, gan_metric *m, int *nm)
 {
+    *nm = 0;
+    if (!t->data) /* made for generating: nothing to train on */
+        return;
     double t0 = now_ms();
     gand_rng rng;
     gand_rng_seed(&rng, mix(t->spec.seed, STREAM_STEP, (uint64_t)t->step));
@@ -518,6 +540,9 @@ gand_status gan_trainer_run(gan_trainer *t, const gan_host *h, char *err, size_t
     gan_metric m[GAN_MAX_METRICS];
     int nm;
     gand_status st;
+    if (!t->data)
+        return gand_errorf(err, errlen, GAND_EINVAL,
+                           "this trainer was made for generating only and has no data");
     while (t->step < t->total) {
         if (h->should_stop && h->should_stop(h->ctx)) {
             if (h->on_checkpoint && (st = h->on_checkpoint(h->ctx, t, t->step, err, errlen)))
