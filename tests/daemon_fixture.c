@@ -19,6 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
+typedef struct {
+    char *data;
+    size_t len;
+} grow;
+
 static const char *daemon_exe;
 static char *suite_dir;   /* holds the root of every test's daemon */
 static gand_daemon *live; /* the daemon to stop when a test exits early */
@@ -141,7 +146,7 @@ static int logged_port(const gand_daemon *d, long from)
     return port;
 }
 
-void daemon_start(gand_daemon *d)
+void daemon_spawn(gand_daemon *d)
 {
     ck_assert_int_eq(d->pid, 0);
     struct stat st;
@@ -178,6 +183,12 @@ void daemon_start(gand_daemon *d)
         sleep_ms(10);
     }
     snprintf(d->base, sizeof d->base, "http://127.0.0.1:%d", d->port);
+}
+
+void daemon_start(gand_daemon *d)
+{
+    daemon_spawn(d);
+    double t0 = now_s();
     for (;;) {
         reply r = client_get(d, "/readyz");
         long status = r.status;
@@ -230,12 +241,78 @@ void daemon_cleanup(gand_daemon *d)
         live = NULL;
 }
 
+/* Everything readable from fd until it ends (malloc'd). */
+static char *slurp(int fd)
+{
+    grow g = {calloc(1, 1), 0};
+    ck_assert_ptr_nonnull(g.data);
+    char chunk[4096];
+    ssize_t n;
+    while ((n = read(fd, chunk, sizeof chunk)) > 0) {
+        char *p = realloc(g.data, g.len + (size_t)n + 1);
+        ck_assert_ptr_nonnull(p);
+        memcpy(p + g.len, chunk, (size_t)n);
+        g.len += (size_t)n;
+        p[g.len] = '\0';
+        g.data = p;
+    }
+    return g.data;
+}
+
+int gand_exec(const char *const *args, double timeout_s, char **out, char **errout)
+{
+    char tmpl_out[] = "/tmp/gand-exec-out-XXXXXX", tmpl_err[] = "/tmp/gand-exec-err-XXXXXX";
+    int fo = mkstemp(tmpl_out), fe = mkstemp(tmpl_err);
+    ck_assert_int_ge(fo, 0);
+    ck_assert_int_ge(fe, 0);
+    unlink(tmpl_out);
+    unlink(tmpl_err);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent || dup2(fo, STDOUT_FILENO) < 0 || dup2(fe, STDERR_FILENO) < 0)
+            _exit(127);
+        const char *argv[32] = {daemon_exe};
+        int n = 1;
+        for (int i = 0; args[i] && n < 31; i++)
+            argv[n++] = args[i];
+        argv[n] = NULL;
+        execv(daemon_exe, (char *const *)argv);
+        _exit(127);
+    }
+    double t0 = now_s();
+    int ws = 0;
+    pid_t got;
+    while ((got = waitpid(pid, &ws, WNOHANG)) == 0) {
+        if (now_s() - t0 > timeout_s) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &ws, 0);
+            got = pid;
+            break;
+        }
+        sleep_ms(5);
+    }
+    ck_assert_int_eq(got, pid);
+    lseek(fo, 0, SEEK_SET);
+    lseek(fe, 0, SEEK_SET);
+    char *o = slurp(fo), *e = slurp(fe);
+    close(fo);
+    close(fe);
+    if (out)
+        *out = o;
+    else
+        free(o);
+    if (errout)
+        *errout = e;
+    else
+        free(e);
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+}
+
 /* ---- requests ---- */
 
-typedef struct {
-    char *data;
-    size_t len;
-} grow;
 
 static size_t append(char *p, size_t size, size_t nmemb, void *ctx)
 {

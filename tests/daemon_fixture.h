@@ -41,8 +41,10 @@ int daemon_suite_main(int argc, char **argv, Suite *suite);
 void daemon_init(gand_daemon *d, const char *const *flags);
 /* daemon_init then daemon_start. */
 void daemon_up(gand_daemon *d, const char *const *flags);
-/* Starts the daemon on port 0 with one worker and one BLAS thread, reads
- * its port from the log and waits until /readyz answers 200. */
+/* Starts the daemon on port 0 with one worker and one BLAS thread and
+ * reads its port from the log (it inherits the test's environment). */
+void daemon_spawn(gand_daemon *d);
+/* daemon_spawn, then waits until /readyz answers 200. */
 void daemon_start(gand_daemon *d);
 /* SIGTERM, then waits (at most 30 s); returns the exit status, or 128 plus
  * the signal that ended it. */
@@ -54,6 +56,11 @@ void daemon_kill(gand_daemon *d);
 void daemon_cleanup(gand_daemon *d);
 /* Everything the daemon logged so far (malloc'd). */
 char *daemon_log(const gand_daemon *d);
+/* Runs gand with args (NULL-ended, argv[0] excluded) to its end, killing it
+ * after timeout_s; returns its exit status (128 plus the signal that ended
+ * it). Its stdout and stderr go to *out and *errout (malloc'd; either
+ * pointer may be NULL to drop them). */
+int gand_exec(const char *const *args, double timeout_s, char **out, char **errout);
 
 /* ---- requests ---- */
 

@@ -45,8 +45,12 @@ static void usage(FILE *out)
         const gand_config_option *o = gand_config_option_at(i);
         char left[64];
         snprintf(left, sizeof left, "--%s %s", o->flag, o->metavar);
-        fprintf(out, "      %-24s %s (%s)\n", left, o->doc,
-                o->default_value[0] ? o->default_value : "none");
+        /* a flag too long for the column gets a line of its own */
+        if (strlen(left) > 24)
+            fprintf(out, "      %s\n%31s", left, "");
+        else
+            fprintf(out, "      %-24s ", left);
+        fprintf(out, "%s (%s)\n", o->doc, o->default_value[0] ? o->default_value : "none");
     }
 }
 
@@ -73,12 +77,13 @@ static int parse_args(int argc, char **argv, gand_config *cfg)
                                     OPT_KEY_BASE + (int)i};
     opts[n] = (struct option){NULL, 0, NULL, 0};
 
-    /* first pass: the file, so flags can override it */
+    /* first pass: the file, so flags can override it. The leading ':' makes
+     * a missing value ':' rather than '?', so it is not called unknown. */
     const char *config = NULL;
     bool explicit_config = false;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return 0;
         case 'V': printf("gand %s\n", GAND_VERSION); return 0;
@@ -99,8 +104,11 @@ static int parse_args(int argc, char **argv, gand_config *cfg)
             return 0;
         }
         case '?':
+            /* a known long option given "=value" it does not take sets optopt */
+            if (optopt && strncmp(argv[optind - 1], "--", 2) == 0)
+                return bad_usage("option '%s' takes no value", argv[optind - 1]);
             if (optopt && optopt < 256)
-                return bad_usage("unknown option '-%c'", (char[]){(char)optopt, 0});
+                return bad_usage("unknown option '-%s'", (char[]){(char)optopt, 0});
             return bad_usage("unknown option '%s'", argv[optind - 1]);
         case ':': return bad_usage("option '%s' needs a value", argv[optind - 1]);
         default: break;
@@ -117,7 +125,7 @@ static int parse_args(int argc, char **argv, gand_config *cfg)
         return 2;
     }
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:hV", opts, NULL)) != -1) {
         if (c < OPT_KEY_BASE)
             continue;
         const gand_config_option *o = gand_config_option_at((size_t)(c - OPT_KEY_BASE));

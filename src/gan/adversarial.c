@@ -61,11 +61,21 @@ static gand_status build(gan_trainer *t, char *err, size_t errlen)
     return gan_build_pair(t, k, k, 1, err, errlen);
 }
 
+/* D's loss on one pass: the adversarial column, plus the kind's heads. */
+static double d_pass_loss(gan_trainer *t, const float *out, int n, gan_pass pass, double *score)
+{
+    double l = pass == GAN_PASS_G ? gan_g_adv_loss(t, out, n)
+                                  : gan_d_adv_loss(t, out, n, pass == GAN_PASS_REAL, score);
+    if (t->ops->heads)
+        l += t->ops->heads(t, out, n, pass);
+    return l;
+}
+
 /* The classic alternation: D on a real and a generated batch (n_critic
  * times), then G through the frozen D. With one critic step the G step
  * reuses the generated batch, as the DCGAN reference does; with several it
  * draws new noise, as the WGAN reference does. */
-static void step(gan_trainer *t, gand_rng *rng, gan_metric *m, int *nm)
+void gan_step(gan_trainer *t, gand_rng *rng, gan_metric *m, int *nm)
 {
     int n = t->batch;
     double loss_d = 0, d_real = 0, d_fake = 0;
@@ -77,15 +87,14 @@ static void step(gan_trainer *t, gand_rng *rng, gan_metric *m, int *nm)
 
         nn_net_zero_grad(t->d);
         const float *out = gan_d_forward(t, t->real, t->labels, n, true);
-        double lr = gan_d_adv_loss(t, out, n, true, &d_real);
+        loss_d = d_pass_loss(t, out, n, GAN_PASS_REAL, &d_real);
         gan_d_backward(t, n, false);
         out = gan_d_forward(t, fake, t->fake_labels, n, true);
-        double lf = gan_d_adv_loss(t, out, n, false, &d_fake);
+        loss_d += d_pass_loss(t, out, n, GAN_PASS_FAKE, &d_fake);
         gan_d_backward(t, n, false);
         gan_optimizer_step(t, t->d, t->spec.lr_d);
         if (t->spec.kind == GAN_WGAN)
             nn_net_clip_params(t->d, t->spec.clip);
-        loss_d = lr + lf;
     }
     if (t->spec.n_critic > 1) {
         gan_fill_g_input(t, rng, n, true);
@@ -93,18 +102,19 @@ static void step(gan_trainer *t, gand_rng *rng, gan_metric *m, int *nm)
     }
     nn_net_zero_grad(t->g);
     const float *out = gan_d_forward(t, fake, t->fake_labels, n, true);
-    double loss_g = gan_g_adv_loss(t, out, n);
-    const float *dimg = gan_d_backward(t, n, true);
-    nn_net_backward(t->g, dimg, false);
+    double loss_g = d_pass_loss(t, out, n, GAN_PASS_G, NULL);
+    nn_net_backward(t->g, gan_d_backward(t, n, true), false);
     gan_optimizer_step(t, t->g, t->spec.lr_g);
 
     gan_metric_add(m, nm, "loss_d", loss_d);
     gan_metric_add(m, nm, "loss_g", loss_g);
     gan_metric_add(m, nm, "d_real", d_real);
     gan_metric_add(m, nm, "d_fake", d_fake);
+    if (t->ops->metrics)
+        t->ops->metrics(t, m, nm);
 }
 
-const gan_kind_ops gan_adversarial_ops = {.build = build, .step = step};
+const gan_kind_ops gan_adversarial_ops = {.build = build};
 
 const gan_kind_ops *gan_kind_ops_get(gan_kind kind)
 {

@@ -9,14 +9,29 @@
 
 #define GAN_MAX_NETS 4
 
+/* Which batch D's output belongs to: real images in a D update, generated
+ * ones in a D update, generated ones in the G update. */
+typedef enum { GAN_PASS_REAL, GAN_PASS_FAKE, GAN_PASS_G, GAN_NPASSES } gan_pass;
+
+/* What a GAN kind adds to the classic alternation (adversarial.c), which
+ * steps every kind: n_critic D updates on a real and a generated batch,
+ * then one G update through D. */
 typedef struct gan_kind_ops {
     /* Builds t->g and t->d (and any other nets) for t's spec and data; sets
      * g_cond (extra generator inputs after z), d_cond_channels, d_out. */
     gand_status (*build)(gan_trainer *t, char *err, size_t errlen);
-    /* One training step: n_critic discriminator updates and one generator
-     * update, drawing every random number from rng. Appends metrics. */
-    void (*step)(gan_trainer *t, gand_rng *rng, gan_metric *m, int *nm);
+    /* For kinds whose D has heads after the logit (d_out > 1): the heads'
+     * loss on D's output out (n, d_out) of pass, its gradient added to
+     * t->d_grad. May keep per-pass figures in t->head_right/t->head_loss.
+     * NULL for none. */
+    double (*heads)(gan_trainer *t, const float *out, int n, gan_pass pass);
+    /* Appends the kind's own metrics of the step just taken; may be NULL. */
+    void (*metrics)(gan_trainer *t, gan_metric *m, int *nm);
 } gan_kind_ops;
+
+/* One training step of any kind, drawing every random number from rng.
+ * Appends metrics. (adversarial.c) */
+void gan_step(gan_trainer *t, gand_rng *rng, gan_metric *m, int *nm);
 
 const gan_kind_ops *gan_kind_ops_get(gan_kind kind);
 
@@ -57,6 +72,8 @@ struct gan_trainer {
     float *img_grad; /* (B, img) gradient w.r.t. generated images */
     float *head;      /* (B, d_out) some columns of D's output */
     float *head_grad; /* (B, d_out) their gradient */
+    int head_right[GAN_NPASSES];    /* heads' correct predictions per pass */
+    double head_loss[GAN_NPASSES];  /* heads' loss per pass */
     float *col;      /* (B) one output column */
     float *col_grad; /* (B) its gradient */
     int *idx;        /* (B) dataset indices */

@@ -389,7 +389,7 @@ void gan_trainer_step_once(gan_trainer *t, gan_metric *m, int *nm)
     /* batches consumed so far are a function of the step: resume-safe */
     t->batch_cursor = t->step * t->spec.n_critic;
     *nm = 0;
-    t->ops->step(t, &rng, m, nm);
+    gan_step(t, &rng, m, nm);
     t->step++;
     gan_metric_add(m, nm, "step_ms", now_ms() - t0);
 }
