@@ -125,6 +125,22 @@ void gan_head_scatter(gan_trainer *t, int n, int c0, int k, float scale);
 gand_status gan_build_pair(gan_trainer *t, int g_cond, int d_cond_channels, int d_out,
                            char *err, size_t errlen);
 
+/* Columns of the sample grid. */
+#define GAN_SAMPLE_COLS 8
+
+/* Distinct streams of the run's random numbers, mixed into the seed. */
+enum { GAN_STREAM_STEP = 1, GAN_STREAM_PERM = 2, GAN_STREAM_FIXED = 3, GAN_STREAM_INIT = 4 };
+
+/* A 64-bit hash of (seed, stream, n): the seed of one stream's draws. */
+static inline uint64_t gan_mix(uint64_t seed, uint64_t stream, uint64_t n)
+{
+    uint64_t x = seed ^ (stream * 0x9e3779b97f4a7c15ULL) ^ (n * 0xd1b54a32d192ed03ULL);
+    x ^= x >> 31;
+    x *= 0x7fb5d329728ea185ULL;
+    x ^= x >> 27;
+    return x;
+}
+
 /* Appends a metric. */
 static inline void gan_metric_add(gan_metric *m, int *nm, const char *name, double v)
 {

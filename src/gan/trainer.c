@@ -1,28 +1,15 @@
-/* The trainer: data order, the run loop, sampling and checkpoints. The
- * kinds (adversarial.c, acgan.c, infogan.c) say how D and G are stepped. */
+/* The trainer: creation, data order, the generator's input, checkpoints and
+ * the run loop. One step is gan_step() (adversarial.c) with the kind's
+ * heads (acgan.c, infogan.c); D's losses are in discriminator.c and the
+ * sample grids in sample.c. */
 #include "internal.h"
 
 #include "gand/alloc.h"
 #include "gand/nn_ckpt.h"
-#include "gand/nn_loss.h"
 
 #include <math.h>
 #include <string.h>
 #include <time.h>
-
-#define SAMPLE_COLS 8
-
-/* Distinct streams of the run's random numbers, mixed into the seed. */
-enum { STREAM_STEP = 1, STREAM_PERM = 2, STREAM_FIXED = 3, STREAM_INIT = 4 };
-
-static uint64_t mix(uint64_t seed, uint64_t stream, uint64_t n)
-{
-    uint64_t x = seed ^ (stream * 0x9e3779b97f4a7c15ULL) ^ (n * 0xd1b54a32d192ed03ULL);
-    x ^= x >> 31;
-    x *= 0x7fb5d329728ea185ULL;
-    x ^= x >> 27;
-    return x;
-}
 
 static double now_ms(void)
 {
@@ -37,7 +24,7 @@ static void make_perm(gan_trainer *t, long epoch)
 {
     int n = data_count(t->data);
     gand_rng r;
-    gand_rng_seed(&r, mix(t->spec.seed, STREAM_PERM, (uint64_t)epoch));
+    gand_rng_seed(&r, gan_mix(t->spec.seed, GAN_STREAM_PERM, (uint64_t)epoch));
     for (int i = 0; i < n; i++)
         t->perm[i] = i;
     for (int i = n - 1; i > 0; i--) {
@@ -99,138 +86,6 @@ void gan_fill_g_input(gan_trainer *t, gand_rng *rng, int n, bool draw_codes)
         for (int k = 0; k < t->spec.z_dim; k++)
             t->g_input[(size_t)i * t->g_in + k] = gand_rng_normal(rng);
     gan_write_cond(t, n);
-}
-
-/* ---- discriminator plumbing ---- */
-
-const float *gan_d_forward(gan_trainer *t, const float *images, const int *labels, int n,
-                           bool train)
-{
-    if (t->d_cond_channels == 0)
-        return nn_net_forward(t->d, images, n, train, NULL);
-    /* one-hot labels broadcast as extra channels */
-    float *onehot = t->img_grad; /* free until the G backward, sized (B, img) >= (B, K) */
-    nn_one_hot(labels, t->d_cond_channels, onehot, n);
-    nn_concat_channels(images, t->img, onehot, t->d_cond_channels, t->d_input, n);
-    return nn_net_forward(t->d, t->d_input, n, train, NULL);
-}
-
-const float *gan_d_backward(gan_trainer *t, int n, bool want_img)
-{
-    const float *dx = nn_net_backward(t->d, t->d_grad, want_img);
-    if (!want_img || t->d_cond_channels == 0)
-        return dx;
-    nn_concat_channels_backward(dx, t->img, t->d_cond_channels, t->img_grad, NULL, n);
-    return t->img_grad;
-}
-
-void gan_optimizer_step(gan_trainer *t, nn_net *net, float lr)
-{
-    if (t->spec.optimizer == GAN_OPT_RMSPROP) {
-        nn_rmsprop_params p = {.lr = lr, .alpha = t->spec.beta2, .eps = 1e-8f};
-        nn_rmsprop_step(net, &p);
-    } else {
-        nn_adam_params p = {.lr = lr, .beta1 = t->spec.beta1, .beta2 = t->spec.beta2,
-                            .eps = 1e-8f};
-        nn_adam_step(net, &p);
-    }
-}
-
-/* Copies column 0 of out (n, d_out) into t->col. */
-static const float *adv_column(gan_trainer *t, const float *out, int n)
-{
-    if (t->d_out == 1)
-        return out;
-    for (int i = 0; i < n; i++)
-        t->col[i] = out[(size_t)i * t->d_out];
-    return t->col;
-}
-
-/* Sets column 0 of t->d_grad (n, d_out) to t->col_grad and the other
- * columns to 0; heads add their gradients after. */
-static void put_column(gan_trainer *t, int n)
-{
-    memset(t->d_grad, 0, (size_t)n * t->d_out * sizeof(float));
-    for (int i = 0; i < n; i++)
-        t->d_grad[(size_t)i * t->d_out] = t->col_grad[i];
-}
-
-void gan_head_gather(gan_trainer *t, const float *out, int n, int c0, int k)
-{
-    for (int i = 0; i < n; i++)
-        memcpy(t->head + (size_t)i * k, out + (size_t)i * t->d_out + c0, (size_t)k * sizeof(float));
-}
-
-void gan_head_scatter(gan_trainer *t, int n, int c0, int k, float scale)
-{
-    for (int i = 0; i < n; i++) {
-        float *g = t->d_grad + (size_t)i * t->d_out + c0;
-        const float *h = t->head_grad + (size_t)i * k;
-        for (int j = 0; j < k; j++)
-            g[j] += scale * h[j];
-    }
-}
-
-static double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
-
-double gan_d_adv_loss(gan_trainer *t, const float *out, int n, bool real, double *score)
-{
-    const float *x = adv_column(t, out, n);
-    double loss = 0.0, s = 0.0;
-    switch (t->spec.loss) {
-    case GAN_LOSS_BCE:
-        loss = nn_loss_bce_logits_const(x, n, real ? 1.0f : 0.0f, t->col_grad);
-        for (int i = 0; i < n; i++)
-            s += sigmoid(x[i]);
-        break;
-    case GAN_LOSS_MSE: /* LSGAN with a = 0, b = 1: 0.5 (D(x) - b)^2 + 0.5 D(G(z))^2 */
-        loss = 0.5 * nn_loss_mse_const(x, n, real ? 1.0f : 0.0f, t->col_grad);
-        for (int i = 0; i < n; i++) {
-            t->col_grad[i] *= 0.5f;
-            s += x[i];
-        }
-        break;
-    case GAN_LOSS_HINGE:
-        loss = real ? nn_loss_hinge_real(x, n, t->col_grad) : nn_loss_hinge_fake(x, n, t->col_grad);
-        for (int i = 0; i < n; i++)
-            s += x[i];
-        break;
-    case GAN_LOSS_WASSERSTEIN: /* critic minimises mean(fake) - mean(real) */
-        loss = nn_loss_mean(x, n, real ? -1.0f : 1.0f, t->col_grad);
-        for (int i = 0; i < n; i++)
-            s += x[i];
-        break;
-    }
-    *score = s / n;
-    if (t->d_out == 1)
-        memcpy(t->d_grad, t->col_grad, (size_t)n * sizeof(float));
-    else
-        put_column(t, n);
-    return loss;
-}
-
-double gan_g_adv_loss(gan_trainer *t, const float *out, int n)
-{
-    const float *x = adv_column(t, out, n);
-    double loss;
-    switch (t->spec.loss) {
-    case GAN_LOSS_BCE:
-        loss = nn_loss_bce_logits_const(x, n, 1.0f, t->col_grad);
-        break;
-    case GAN_LOSS_MSE: /* c = 1 */
-        loss = 0.5 * nn_loss_mse_const(x, n, 1.0f, t->col_grad);
-        for (int i = 0; i < n; i++)
-            t->col_grad[i] *= 0.5f;
-        break;
-    default: /* hinge and Wasserstein generators: -mean(D(G(z))) */
-        loss = nn_loss_mean(x, n, -1.0f, t->col_grad);
-        break;
-    }
-    if (t->d_out == 1)
-        memcpy(t->d_grad, t->col_grad, (size_t)n * sizeof(float));
-    else
-        put_column(t, n);
-    return loss;
 }
 
 /* ---- creation ---- */
@@ -319,7 +174,7 @@ static gan_trainer *create(const gan_spec *spec, bool with_data, gand_status *st
         goto err;
     }
     gand_rng r;
-    gand_rng_seed(&r, mix(spec->seed, STREAM_INIT, 0));
+    gand_rng_seed(&r, gan_mix(spec->seed, GAN_STREAM_INIT, 0));
     nn_init scheme = spec->kind == GAN_VANILLA ? NN_INIT_DEFAULT : NN_INIT_DCGAN;
     for (int i = 0; i < t->nnets; i++)
         nn_net_init(t->nets[i], &r, scheme);
@@ -385,105 +240,13 @@ void gan_trainer_step_once(gan_trainer *t, gan_metric *m, int *nm)
         return;
     double t0 = now_ms();
     gand_rng rng;
-    gand_rng_seed(&rng, mix(t->spec.seed, STREAM_STEP, (uint64_t)t->step));
+    gand_rng_seed(&rng, gan_mix(t->spec.seed, GAN_STREAM_STEP, (uint64_t)t->step));
     /* batches consumed so far are a function of the step: resume-safe */
     t->batch_cursor = t->step * t->spec.n_critic;
     *nm = 0;
     gan_step(t, &rng, m, nm);
     t->step++;
     gan_metric_add(m, nm, "step_ms", now_ms() - t0);
-}
-
-/* ---- sampling ---- */
-
-int gan_trainer_sample_count(const gan_trainer *t)
-{
-    return SAMPLE_COLS * gan_trainer_sample_rows(t);
-}
-
-int gan_trainer_sample_rows(const gan_trainer *t)
-{
-    if (t->spec.kind == GAN_INFOGAN)
-        return t->spec.n_cat <= 16 ? t->spec.n_cat : 16;
-    if (gan_kind_conditional(t->spec.kind) && t->nclass_list <= 16)
-        return t->nclass_list;
-    return 8;
-}
-
-/* Runs G in evaluation mode on t->g_input rows [0, n) in batch-sized
- * chunks, writing images. The caller has filled g_input for the chunk. */
-static void g_eval(gan_trainer *t, int n, float *images)
-{
-    const float *y = nn_net_forward(t->g, t->g_input, n, false, NULL);
-    memcpy(images, y, (size_t)n * nn_shape_size(t->img) * sizeof(float));
-}
-
-/* Fills the conditioning of generated image i of the sample grid: rows are
- * classes (conditional kinds) or categorical codes (InfoGAN), and InfoGAN's
- * columns sweep the first continuous code from -1 to 1. */
-static void sample_codes(gan_trainer *t, int i, int row_of_chunk)
-{
-    int row = i / SAMPLE_COLS, col = i % SAMPLE_COLS;
-    if (t->spec.kind == GAN_INFOGAN) {
-        t->fake_labels[row_of_chunk] = row % t->spec.n_cat;
-        float *c = t->fake_cont + (size_t)row_of_chunk * t->spec.n_cont;
-        for (int k = 0; k < t->spec.n_cont; k++)
-            c[k] = k == 0 ? -1.0f + 2.0f * col / (SAMPLE_COLS - 1) : 0.0f;
-    } else if (t->nclass_list > 0) {
-        t->fake_labels[row_of_chunk] = t->class_list[row % t->nclass_list];
-    }
-}
-
-void gan_trainer_sample(gan_trainer *t, float *images)
-{
-    int total = gan_trainer_sample_count(t);
-    size_t img = nn_shape_size(t->img);
-    for (int start = 0; start < total; start += t->batch) {
-        int n = total - start < t->batch ? total - start : t->batch;
-        for (int j = 0; j < n; j++) {
-            int i = start + j;
-            /* InfoGAN shares one noise vector along a row, so the row shows
-             * the continuous code alone changing */
-            gand_rng zr;
-            int key = t->spec.kind == GAN_INFOGAN ? i / SAMPLE_COLS : i;
-            gand_rng_seed(&zr, mix(t->spec.seed, STREAM_FIXED, (uint64_t)key + 1));
-            for (int k = 0; k < t->spec.z_dim; k++)
-                t->g_input[(size_t)j * t->g_in + k] = gand_rng_normal(&zr);
-            sample_codes(t, i, j);
-        }
-        gan_write_cond(t, n);
-        g_eval(t, n, images + (size_t)start * img);
-    }
-}
-
-gand_status gan_trainer_generate(gan_trainer *t, int n, uint64_t seed, int label, float *images,
-                                 char *err, size_t errlen)
-{
-    bool conditional = gan_kind_conditional(t->spec.kind) || t->spec.kind == GAN_INFOGAN;
-    int nlabels = t->spec.kind == GAN_INFOGAN ? t->spec.n_cat : t->num_classes;
-    if (label >= 0 && !conditional)
-        return gand_errorf(err, errlen, GAND_EINVAL,
-                           "model '%s' is not conditional; leave 'label' out",
-                           gan_kind_name(t->spec.kind));
-    if (label >= nlabels)
-        return gand_errorf(err, errlen, GAND_EINVAL, "label %d is out of range: 0 to %d", label,
-                           nlabels - 1);
-    if (n < 1)
-        return gand_errorf(err, errlen, GAND_EINVAL, "n must be at least 1");
-    gand_rng r;
-    gand_rng_seed(&r, seed);
-    size_t img = nn_shape_size(t->img);
-    for (int start = 0; start < n; start += t->batch) {
-        int c = n - start < t->batch ? n - start : t->batch;
-        gan_fill_g_input(t, &r, c, true);
-        if (label >= 0) {
-            for (int j = 0; j < c; j++)
-                t->fake_labels[j] = label;
-            gan_write_cond(t, c);
-        }
-        g_eval(t, c, images + (size_t)start * img);
-    }
-    return GAND_OK;
 }
 
 /* ---- checkpoints: the nets plus (magic, step, seed, total) ---- */
@@ -530,7 +293,7 @@ static gand_status do_sample(gan_trainer *t, const gan_host *h, char *err, size_
     if (!images)
         return gand_errorf(err, errlen, GAND_ENOMEM, "out of memory making a sample grid");
     gan_trainer_sample(t, images);
-    gand_status st = h->on_sample(h->ctx, t->step, images, n, t->img, SAMPLE_COLS, err, errlen);
+    gand_status st = h->on_sample(h->ctx, t->step, images, n, t->img, GAN_SAMPLE_COLS, err, errlen);
     gand_free(images);
     return st;
 }
