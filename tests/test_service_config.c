@@ -125,6 +125,8 @@ START_TEST(test_bad_flags)
                        "option '--workers' needs a value");
     assert_usage_error((const char *const[]){"-c", NULL}, "option '-c' needs a value");
     assert_usage_error((const char *const[]){"-x", NULL}, "unknown option '-x'");
+    assert_usage_error((const char *const[]){"--version=2", NULL},
+                       "option '--version=2' takes no value");
 }
 END_TEST
 

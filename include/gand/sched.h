@@ -16,6 +16,13 @@
  * number of steps its trainer will run (gan_spec_check_data() gives it); a
  * worker fails a run stored with fewer.
  *
+ * A file the run cannot write (a full disk, a directory it may not write
+ * in) fails it with a sentence naming the file. When the store cannot
+ * record a final state (a full disk again), the worker tries every second
+ * until it can or the scheduler stops, and takes no other run meanwhile;
+ * the run shows as running until then (after a stop, until the next start
+ * recovers it).
+ *
  * Files. Everything a run writes lives under <state_dir>/runs/<id>/:
  *     samples/step-NNNNNNN.png       sample grids (rows in the store name
  *                                    them as runs/<id>/samples/...)
@@ -133,10 +140,12 @@ gand_status sched_cancel(sched *s, int64_t run_id, store_run_state *state, char 
  * boundary (within a step, about 0.1 s for DCGAN on Fashion-MNIST) and
  * checkpoint, then joins the workers. An interrupted run is rewound to the
  * checkpoint just taken and queued again with requeue (the daemon's
- * SIGTERM: the next start resumes it), or canceled without. A run whose
- * cancel was requested ends canceled either way; runs that had not started
- * stay queued in the store. Later calls do nothing. This function can't
- * fail. */
+ * SIGTERM: the next start resumes it), or canceled without; when that
+ * checkpoint cannot be written (a full disk), a requeued run goes back to
+ * its newest earlier checkpoint (step 0 without one) rather than failing.
+ * A run whose cancel was requested ends canceled either way; runs that had
+ * not started stay queued in the store. Later calls do nothing. This
+ * function can't fail. */
 void sched_stop(sched *s, bool requeue);
 
 typedef struct {

@@ -3,9 +3,10 @@
  * Start-up: configuration (defaults, then the file, then flags), the
  * store, the scheduler (which re-queues interrupted runs), the HTTP server,
  * then READY=1. The main thread then only waits for SIGTERM/SIGINT, pinging
- * the watchdog and updating systemd's STATUS= once a second. Shutdown:
- * stop accepting (HTTP stops, SSE streams end), checkpoint every running
- * run and leave it queued for the next start, close the store. */
+ * the watchdog and updating systemd's STATUS= once a second (at half the
+ * watchdog interval when that is shorter). Shutdown: stop accepting (HTTP
+ * stops, SSE streams end), checkpoint every running run and leave it queued
+ * for the next start, close the store. */
 #include "gand_config.h"
 
 #include "gand/api.h"
@@ -17,12 +18,14 @@
 #include "gand/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MAX_OPTS 64
@@ -141,6 +144,66 @@ static int parse_args(int argc, char **argv, gand_config *cfg)
     return -1;
 }
 
+/* SIGTERM and SIGINT end the main loop. OpenBLAS starts its threads in a
+ * library constructor, before main can block anything, and the kernel gives
+ * a process-directed signal to any thread that does not block it: with a
+ * signal mask alone, a signal arriving while the main thread is not waiting
+ * for it (a second Ctrl-C during the shutdown) would take its default
+ * action on one of those threads and kill the process mid-checkpoint. A
+ * handler runs wherever the signal lands and wakes the main loop through a
+ * pipe. */
+static int stop_pipe[2] = {-1, -1};
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    int saved = errno;
+    if (!stop_signal)
+        stop_signal = sig;
+    /* a full pipe means a wake-up is already pending */
+    ssize_t n = write(stop_pipe[1], "", 1);
+    (void)n;
+    errno = saved;
+}
+
+static bool catch_stop_signals(void)
+{
+    if (pipe(stop_pipe) != 0)
+        return false;
+    for (int i = 0; i < 2; i++)
+        if (fcntl(stop_pipe[i], F_SETFD, FD_CLOEXEC) != 0 ||
+            fcntl(stop_pipe[i], F_SETFL, O_NONBLOCK) != 0)
+            return false;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    return sigaction(SIGTERM, &sa, NULL) == 0 && sigaction(SIGINT, &sa, NULL) == 0;
+}
+
+/* Waits up to ms for a stop signal; returns it, or 0 when none came. */
+static int wait_stop_signal(int ms)
+{
+    struct pollfd p = {.fd = stop_pipe[0], .events = POLLIN};
+    if (!stop_signal && poll(&p, 1, ms) > 0) {
+        char drain[64];
+        while (read(stop_pipe[0], drain, sizeof drain) > 0)
+            continue;
+    }
+    return stop_signal;
+}
+
+/* How often the main loop pings the watchdog and refreshes STATUS=: every
+ * second, or at half of systemd's watchdog interval when that is shorter. */
+static int tick_ms(void)
+{
+    uint64_t usec = gand_notify_watchdog_usec();
+    if (usec == 0 || usec >= 2000000)
+        return 1000;
+    return usec >= 2000 ? (int)(usec / 2000) : 1;
+}
+
 static void report_status(sched *s)
 {
     sched_snapshot snap;
@@ -158,8 +221,13 @@ int main(int argc, char **argv)
     gand_log_detect_journal();
     gand_log_set_level(cfg.log_level);
 
-    /* Signals are taken synchronously by this thread; every thread started
-     * from here on inherits the mask. */
+    /* The threads started from here on inherit a mask that blocks the stop
+     * signals, so the handler never interrupts their system calls; the main
+     * thread unblocks them once it is serving. */
+    if (!catch_stop_signals()) {
+        gand_log_error("cannot set up the SIGTERM and SIGINT handlers: %s", strerror(errno));
+        return 1;
+    }
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
@@ -227,10 +295,11 @@ int main(int argc, char **argv)
     gand_notify_ready();
     report_status(app.sched);
 
+    pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
+    int tick = tick_ms();
     for (;;) {
-        struct timespec one_s = {1, 0};
-        int sig = sigtimedwait(&sigs, NULL, &one_s);
-        if (sig == SIGTERM || sig == SIGINT) {
+        int sig = wait_stop_signal(tick);
+        if (sig) {
             gand_log_info("%s: stopping; running runs are checkpointed and resume at the next "
                           "start",
                           sig == SIGTERM ? "SIGTERM" : "SIGINT");

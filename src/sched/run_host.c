@@ -33,6 +33,8 @@ typedef struct {
     double start_ms, last_event_ms, last_poll_ms;
     long start_step;
     bool cancel_seen;
+    /* the checkpoint taken because the scheduler stops could not be written */
+    bool stop_checkpoint_failed;
     /* the first failed store write; it stops the run */
     gand_status io_status;
     char io_err[ERRLEN];
@@ -158,6 +160,22 @@ static void retain_samples(run_ctx *c, int64_t step)
     c->nkept -= drop;
 }
 
+/* A file of the run that could not be written (a full disk, a directory
+ * made unwritable) ends the run: err gets what was being saved and what to
+ * do around the writer's sentence, which names the file. */
+static gand_status file_failed(const run_ctx *c, gand_status st, const char *what, long step,
+                               char *err, size_t errlen)
+{
+    if (st != GAND_EIO)
+        return st;
+    char why[ERRLEN];
+    snprintf(why, sizeof why, "%s", err);
+    return gand_errorf(err, errlen, st,
+                       "cannot save the %s of step %ld: %s; free disk space or fix the "
+                       "permissions under %s, then submit the run again",
+                       what, step, why, c->s->state_dir);
+}
+
 static gand_status on_sample(void *ctx, long step, const float *images, int n, nn_shape shape,
                              int cols, char *err, size_t errlen)
 {
@@ -166,8 +184,9 @@ static gand_status on_sample(void *ctx, long step, const float *images, int n, n
     snprintf(rel, sizeof rel, "runs/%lld/samples/step-%07ld.png", (long long)c->id, step);
     snprintf(path, sizeof path, "%s/%s", c->s->state_dir, rel);
     gand_status st = img_write_png_grid(path, images, n, shape, cols, err, errlen);
-    if (st == GAND_OK)
-        st = store_sample_add(c->db, c->id, step, rel, err, errlen);
+    if (st != GAND_OK)
+        return file_failed(c, st, "sample grid", step, err, errlen);
+    st = store_sample_add(c->db, c->id, step, rel, err, errlen);
     if (st != GAND_OK)
         return st;
     cJSON *o = cJSON_CreateObject();
@@ -192,8 +211,10 @@ static gand_status on_checkpoint(void *ctx, gan_trainer *t, long step, char *err
     snprintf(name, sizeof name, "checkpoints/step-%07ld.ckpt", step);
     sched_run_path(c->s, c->id, name, path);
     gand_status st = gan_trainer_save(t, path, err, errlen);
-    if (st != GAND_OK)
-        return st;
+    if (st != GAND_OK) {
+        c->stop_checkpoint_failed = atomic_load(&c->s->stopping);
+        return file_failed(c, st, "checkpoint", step, err, errlen);
+    }
     sched_prune_checkpoints(c->s, c->id, step, SCHED_KEEP_CHECKPOINTS);
     return store_run_set_checkpoint(c->db, c->id, step, err, errlen);
 }
@@ -216,15 +237,39 @@ static bool should_stop(void *ctx)
     return c->cancel_seen;
 }
 
-/* Moves the run to its final state and appends the state event. */
+/* Moves the run to its final state and appends the state event. A store
+ * that cannot write (a full disk: the failure being recorded is often that
+ * very disk) is tried again every FINISH_RETRY_MS, with this worker held,
+ * until it can or the scheduler stops: given up at once, the run would stay
+ * "running" with nothing training it until the next start. A run still
+ * unrecorded at the stop is left to the next start's recovery. */
+#define FINISH_RETRY_MS 1000
+
 static void finish(run_ctx *c, store_run_state to, const char *error)
 {
     char err[ERRLEN];
-    gand_status st = store_run_transition(c->db, c->id, to, error, err, sizeof err);
-    if (st != GAND_OK) {
-        gand_log_error("run %lld: cannot mark it %s: %s", (long long)c->id,
-                       store_run_state_name(to), err);
-        return;
+    bool retrying = false;
+    for (;;) {
+        gand_status st = store_run_transition(c->db, c->id, to, error, err, sizeof err);
+        if (st == GAND_OK)
+            break;
+        bool transient = st == GAND_EIO || st == GAND_EDB || st == GAND_ENOMEM;
+        if (!transient || atomic_load(&c->s->stopping)) {
+            gand_log_error("run %lld: cannot mark it %s: %s%s", (long long)c->id,
+                           store_run_state_name(to), err,
+                           transient ? "; the next start queues it again from its newest "
+                                       "checkpoint"
+                                     : "");
+            return;
+        }
+        if (!retrying)
+            gand_log_error("run %lld: cannot mark it %s: %s; trying again every %d ms%s%s",
+                           (long long)c->id, store_run_state_name(to), err, FINISH_RETRY_MS,
+                           error ? "; it failed with: " : "", error ? error : "");
+        retrying = true;
+        for (int waited = 0; waited < FINISH_RETRY_MS && !atomic_load(&c->s->stopping);
+             waited += 50)
+            nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
     }
     if (to == STORE_RUN_FAILED)
         gand_log_warn("run %lld failed: %s", (long long)c->id, error);
@@ -232,6 +277,19 @@ static void finish(run_ctx *c, store_run_state to, const char *error)
         gand_log_info("run %lld %s at step %ld", (long long)c->id, store_run_state_name(to),
                       c->last_step);
     sched_state_event(c->s, c->db, c->id, to, error);
+}
+
+/* Rewinds the run to step and queues it for the next start. */
+static void requeue(run_ctx *c, long step)
+{
+    char rerr[ERRLEN];
+    if (sched_rewind(c->s, c->db, c->id, step, rerr, sizeof rerr) != GAND_OK) {
+        gand_log_error("run %lld: cannot queue it again: %s", (long long)c->id, rerr);
+        return;
+    }
+    gand_log_info("run %lld: stopped at step %ld; it resumes at the next start", (long long)c->id,
+                  step);
+    sched_state_event(c->s, c->db, c->id, STORE_RUN_QUEUED, NULL);
 }
 
 /* After the trainer returned st with err: records the outcome. */
@@ -245,15 +303,13 @@ static void conclude(run_ctx *c, gan_trainer *t, gand_status st, const char *err
     } else if (st == GAND_ECANCELED && c->io_status != GAND_OK) {
         finish(c, STORE_RUN_FAILED, c->io_err);
     } else if (st == GAND_ECANCELED && !cancel_flagged(c) && atomic_load(&c->s->requeue)) {
-        char rerr[ERRLEN];
-        long step = t ? gan_trainer_step(t) : 0;
-        if (sched_rewind(c->s, c->db, c->id, step, rerr, sizeof rerr) != GAND_OK) {
-            gand_log_error("run %lld: cannot queue it again: %s", (long long)c->id, rerr);
-            return;
-        }
-        gand_log_info("run %lld: stopped at step %ld; it resumes at the next start",
-                      (long long)c->id, step);
-        sched_state_event(c->s, c->db, c->id, STORE_RUN_QUEUED, NULL);
+        requeue(c, t ? gan_trainer_step(t) : 0);
+    } else if (c->stop_checkpoint_failed && !cancel_flagged(c) && atomic_load(&c->s->requeue)) {
+        /* a full disk at the stop must not cost the run: it goes back to
+         * its newest checkpoint, and the next start may have room */
+        gand_log_warn("run %lld: %s", (long long)c->id, err);
+        int64_t ckpt = sched_newest_checkpoint(c->s, c->id, t ? gan_trainer_step(t) : 0);
+        requeue(c, ckpt > 0 ? (long)ckpt : 0);
     } else if (st == GAND_ECANCELED) {
         finish(c, STORE_RUN_CANCELED, NULL);
     } else {
