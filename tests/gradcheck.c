@@ -2,6 +2,8 @@
 
 #include "gand/rng.h"
 
+#include <check.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,4 +130,30 @@ gradcheck_result gradcheck_loss(gradcheck_loss_fn f, void *ctx, float *pred, int
     free(g);
     free(scratch);
     return res;
+}
+
+nn_net *gradcheck_finalized(nn_net *net, int batch)
+{
+    char err[256];
+    ck_assert_msg(nn_net_finalize(net, batch, err, sizeof err) == GAND_OK, "%s", err);
+    return net;
+}
+
+void gradcheck_init(nn_net *net, unsigned long seed)
+{
+    gand_rng rng;
+    gand_rng_seed(&rng, seed);
+    nn_net_init(net, &rng, NN_INIT_DEFAULT);
+}
+
+void gradcheck_assert_net(nn_net *net, int n, bool train, float lo, float hi,
+                          unsigned long seed)
+{
+    size_t nx = (size_t)n * nn_shape_size(nn_net_in_shape(net));
+    float *x = malloc(nx * sizeof *x);
+    gradcheck_fill(x, nx, lo, hi, seed);
+    gradcheck_result r = gradcheck_net(net, x, n, train, 99, 0, GRADCHECK_H, GRADCHECK_ATOL,
+                                       GRADCHECK_RTOL);
+    free(x);
+    ASSERT_GRADS_OK(r);
 }

@@ -38,6 +38,27 @@ typedef double (*gradcheck_loss_fn)(const float *pred, int n, float *grad, void 
 gradcheck_result gradcheck_loss(gradcheck_loss_fn f, void *ctx, float *pred, int n, double h,
                                 double atol, double rtol);
 
+/* Fails the test (libcheck) unless res checked something and found every
+ * gradient within tolerance, naming the first wrong one. */
+#define ASSERT_GRADS_OK(res)                                                                    \
+    do {                                                                                         \
+        ck_assert_msg((res).checked > 0, "nothing was checked");                                 \
+        ck_assert_msg((res).failures == 0, "%d of %d gradients wrong, first %s", (res).failures, \
+                      (res).checked, (res).first_failure);                                       \
+    } while (0)
+
+/* Finalizes net for batches of up to batch, failing the test with the
+ * net's message when that fails. Returns net. */
+nn_net *gradcheck_finalized(nn_net *net, int batch);
+
+/* Initialises net's parameters with NN_INIT_DEFAULT from seed. */
+void gradcheck_init(nn_net *net, unsigned long seed);
+
+/* Checks net on n inputs uniform in [lo, hi) drawn from seed, with the
+ * default tolerances, failing the test on any wrong gradient. */
+void gradcheck_assert_net(nn_net *net, int n, bool train, float lo, float hi,
+                          unsigned long seed);
+
 /* Fills a with n values uniform in [lo, hi) from a fixed-seed generator. */
 void gradcheck_fill(float *a, size_t n, float lo, float hi, unsigned long seed);
 

@@ -10,20 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ASSERT_GRADS_OK(res)                                                                    \
-    do {                                                                                         \
-        ck_assert_msg((res).checked > 0, "nothing was checked");                                 \
-        ck_assert_msg((res).failures == 0, "%d of %d gradients wrong, first %s", (res).failures, \
-                      (res).checked, (res).first_failure);                                       \
-    } while (0)
-
-static nn_net *finalized(nn_net *net, int batch)
-{
-    char err[256];
-    ck_assert_msg(nn_net_finalize(net, batch, err, sizeof err) == GAND_OK, "%s", err);
-    return net;
-}
-
 START_TEST(test_rng_deterministic_and_distributed)
 {
     gand_rng a, b;
@@ -60,7 +46,7 @@ START_TEST(test_linear_forward_values)
 {
     nn_net *net = nn_net_create((nn_shape){3, 1, 1});
     nn_net_add(net, nn_linear(2, true));
-    finalized(net, 2);
+    gradcheck_finalized(net, 2);
     float *w = nn_net_param(net, 0)->w, *b = nn_net_param(net, 1)->w;
     const float W[6] = {1, 2, 3, -1, 0, 1}; /* (2, 3) */
     memcpy(w, W, sizeof W);
@@ -84,7 +70,7 @@ START_TEST(test_linear_gradcheck)
     nn_net_add(net, nn_flatten());
     nn_net_add(net, nn_linear(5, true));
     nn_net_add(net, nn_linear(3, false));
-    finalized(net, 4);
+    gradcheck_finalized(net, 4);
     nn_net_init(net, &rng, NN_INIT_DEFAULT);
     float x[32];
     gradcheck_fill(x, 32, -1, 1, 2);
@@ -105,7 +91,7 @@ static void check_activation(nn_layer *act)
     nn_net *net = nn_net_create((nn_shape){6, 1, 1});
     nn_net_add(net, nn_linear(6, true));
     nn_net_add(net, act);
-    finalized(net, 3);
+    gradcheck_finalized(net, 3);
     nn_net_init(net, &rng, NN_INIT_DEFAULT);
     float x[18];
     gradcheck_fill(x, 18, -2, 2, 4);
@@ -131,7 +117,7 @@ START_TEST(test_activation_values)
 {
     nn_net *net = nn_net_create((nn_shape){4, 1, 1});
     nn_net_add(net, nn_leaky_relu(0.2f));
-    finalized(net, 1);
+    gradcheck_finalized(net, 1);
     float x[4] = {-1.0f, 0.5f, -100.0f, 3.0f};
     const float *y = nn_net_forward(net, x, 1, false, NULL);
     ck_assert_float_eq(y[0], -0.2f);
@@ -141,7 +127,7 @@ START_TEST(test_activation_values)
 
     net = nn_net_create((nn_shape){3, 1, 1});
     nn_net_add(net, nn_sigmoid());
-    finalized(net, 1);
+    gradcheck_finalized(net, 1);
     float z[3] = {-200.0f, 0.0f, 200.0f};
     y = nn_net_forward(net, z, 1, false, NULL);
     ck_assert(isfinite(y[0]) && y[0] >= 0.0f && y[0] < 1e-30f);
@@ -174,7 +160,7 @@ START_TEST(test_reshape_shapes)
     nn_net *net = nn_net_create((nn_shape){12, 1, 1});
     nn_net_add(net, nn_reshape(3, 2, 2));
     nn_net_add(net, nn_flatten());
-    finalized(net, 1);
+    gradcheck_finalized(net, 1);
     nn_shape s = nn_net_layer_out_shape(net, 0);
     ck_assert(s.c == 3 && s.h == 2 && s.w == 2);
     s = nn_net_out_shape(net);
@@ -189,7 +175,7 @@ START_TEST(test_params_are_contiguous)
     nn_net_add(net, nn_linear(3, true));
     nn_net_add(net, nn_relu());
     nn_net_add(net, nn_linear(2, true));
-    finalized(net, 8);
+    gradcheck_finalized(net, 8);
     ck_assert_int_eq(nn_net_param_count(net), 4);
     ck_assert_uint_eq(nn_net_num_params(net), 12 + 3 + 6 + 2);
     float *base = nn_net_params(net);
@@ -248,7 +234,7 @@ START_TEST(test_adam_matches_closed_form)
 {
     nn_net *net = nn_net_create((nn_shape){1, 1, 1});
     nn_net_add(net, nn_linear(1, true));
-    finalized(net, 1);
+    gradcheck_finalized(net, 1);
     float *w = nn_net_params(net), *g = nn_net_grads(net);
     w[0] = 1.0f;
     w[1] = -1.0f;
@@ -283,7 +269,7 @@ START_TEST(test_sgd_momentum)
 {
     nn_net *net = nn_net_create((nn_shape){1, 1, 1});
     nn_net_add(net, nn_linear(1, false));
-    finalized(net, 1);
+    gradcheck_finalized(net, 1);
     float *w = nn_net_params(net), *g = nn_net_grads(net);
     w[0] = 0.0f;
     nn_sgd_params p = {.lr = 0.1f, .momentum = 0.9f};
@@ -301,7 +287,7 @@ START_TEST(test_rmsprop)
 {
     nn_net *net = nn_net_create((nn_shape){1, 1, 1});
     nn_net_add(net, nn_linear(1, false));
-    finalized(net, 1);
+    gradcheck_finalized(net, 1);
     float *w = nn_net_params(net), *g = nn_net_grads(net);
     w[0] = 1.0f;
     nn_rmsprop_params p = {.lr = 0.01f, .alpha = 0.99f, .eps = 1e-8f};
@@ -322,7 +308,7 @@ START_TEST(test_init_schemes)
     gand_rng_seed(&rng, 5);
     nn_net *net = nn_net_create((nn_shape){400, 1, 1});
     nn_net_add(net, nn_linear(100, true));
-    finalized(net, 1);
+    gradcheck_finalized(net, 1);
     nn_param *w = nn_net_param(net, 0), *b = nn_net_param(net, 1);
 
     nn_net_init(net, &rng, NN_INIT_DCGAN);
@@ -375,7 +361,7 @@ START_TEST(test_grads_accumulate_until_zeroed)
     gand_rng_seed(&rng, 11);
     nn_net *net = nn_net_create((nn_shape){3, 1, 1});
     nn_net_add(net, nn_linear(2, true));
-    finalized(net, 2);
+    gradcheck_finalized(net, 2);
     nn_net_init(net, &rng, NN_INIT_DEFAULT);
     float x[6] = {1, 2, 3, 4, 5, 6}, dy[4] = {1, -1, 0.5f, 2};
     nn_net_zero_grad(net);

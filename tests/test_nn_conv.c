@@ -11,13 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ASSERT_GRADS_OK(res)                                                                       \
-    do {                                                                                           \
-        ck_assert_msg((res).checked > 0, "nothing was checked");                                   \
-        ck_assert_msg((res).failures == 0, "%d of %d gradients wrong, first %s", (res).failures,   \
-                      (res).checked, (res).first_failure);                                         \
-    } while (0)
-
 typedef struct {
     int ic, oc, h, w, k, s, p, n;
     bool bias;
@@ -32,13 +25,6 @@ static const conv_case cases[] = {
     {2, 2, 6, 5, 2, 2, 0, 2, true},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
-
-static nn_net *finalized(nn_net *net, int batch)
-{
-    char err[256];
-    ck_assert_msg(nn_net_finalize(net, batch, err, sizeof err) == GAND_OK, "%s", err);
-    return net;
-}
 
 static float *random_floats(size_t n, unsigned long seed)
 {
@@ -105,7 +91,7 @@ static void check_forward(const conv_case *c, bool transpose)
     nn_net *net = nn_net_create((nn_shape){c->ic, c->h, c->w});
     nn_net_add(net, transpose ? nn_conv_transpose2d(c->oc, c->k, c->s, c->p, c->bias)
                               : nn_conv2d(c->oc, c->k, c->s, c->p, c->bias));
-    finalized(net, c->n + 2);
+    gradcheck_finalized(net, c->n + 2);
     nn_shape out = nn_net_out_shape(net);
     int oh = transpose ? (c->h - 1) * c->s - 2 * c->p + c->k : (c->h + 2 * c->p - c->k) / c->s + 1;
     int ow = transpose ? (c->w - 1) * c->s - 2 * c->p + c->k : (c->w + 2 * c->p - c->k) / c->s + 1;
@@ -162,7 +148,7 @@ START_TEST(test_conv_transpose_known_values)
      * value becomes a 2x2 block of itself, plus the bias. */
     nn_net *net = nn_net_create((nn_shape){1, 2, 2});
     nn_net_add(net, nn_conv_transpose2d(1, 2, 2, 0, true));
-    finalized(net, 1);
+    gradcheck_finalized(net, 1);
     for (int i = 0; i < 4; i++)
         nn_net_param(net, 0)->w[i] = 1.0f;
     nn_net_param(net, 1)->w[0] = 0.5f;
@@ -183,7 +169,7 @@ static void check_grads(const conv_case *c, bool transpose)
     nn_net *net = nn_net_create((nn_shape){c->ic, c->h, c->w});
     nn_net_add(net, transpose ? nn_conv_transpose2d(c->oc, c->k, c->s, c->p, c->bias)
                               : nn_conv2d(c->oc, c->k, c->s, c->p, c->bias));
-    finalized(net, c->n);
+    gradcheck_finalized(net, c->n);
     nn_net_init(net, &rng, NN_INIT_DEFAULT);
     size_t nx = (size_t)c->n * c->ic * c->h * c->w;
     float *x = random_floats(nx, 22);
@@ -224,7 +210,7 @@ START_TEST(test_stacked_convs_gradcheck)
     nn_net_add(net, nn_conv2d(2, 4, 2, 1, true));
     nn_net_add(net, nn_flatten());
     nn_net_add(net, nn_linear(1, true));
-    finalized(net, 3);
+    gradcheck_finalized(net, 3);
     nn_net_init(net, &rng, NN_INIT_DEFAULT);
     ck_assert_int_eq(nn_net_layer_out_shape(net, 0).h, 6);
     ck_assert_int_eq(nn_net_layer_out_shape(net, 2).h, 3);
@@ -304,7 +290,7 @@ START_TEST(test_param_shapes_and_fans)
     nn_net *net = nn_net_create((nn_shape){3, 8, 8});
     nn_net_add(net, nn_conv2d(5, 4, 2, 1, true));
     nn_net_add(net, nn_conv_transpose2d(2, 3, 1, 1, true));
-    finalized(net, 1);
+    gradcheck_finalized(net, 1);
     ck_assert_int_eq(nn_net_param_count(net), 4);
     nn_param *w = nn_net_param(net, 0), *wt = nn_net_param(net, 2);
     ck_assert(w->dims[0] == 5 && w->dims[1] == 3 && w->dims[2] == 4 && w->dims[3] == 4);

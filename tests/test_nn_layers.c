@@ -9,38 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ASSERT_GRADS_OK(res)                                                                    \
-    do {                                                                                         \
-        ck_assert_msg((res).checked > 0, "nothing was checked");                                 \
-        ck_assert_msg((res).failures == 0, "%d of %d gradients wrong, first %s", (res).failures, \
-                      (res).checked, (res).first_failure);                                       \
-    } while (0)
-
-static nn_net *finalized(nn_net *net, int batch)
-{
-    char err[256];
-    ck_assert_msg(nn_net_finalize(net, batch, err, sizeof err) == GAND_OK, "%s", err);
-    return net;
-}
-
-static void init_net(nn_net *net, unsigned long seed)
-{
-    gand_rng rng;
-    gand_rng_seed(&rng, seed);
-    nn_net_init(net, &rng, NN_INIT_DEFAULT);
-}
-
-static void check_net(nn_net *net, int n, bool train, float lo, float hi, unsigned long seed)
-{
-    size_t nx = (size_t)n * nn_shape_size(nn_net_in_shape(net));
-    float *x = malloc(nx * sizeof *x);
-    gradcheck_fill(x, nx, lo, hi, seed);
-    gradcheck_result r = gradcheck_net(net, x, n, train, 99, 0, GRADCHECK_H, GRADCHECK_ATOL,
-                                       GRADCHECK_RTOL);
-    free(x);
-    ASSERT_GRADS_OK(r);
-}
-
 /* ---- dropout ---- */
 
 START_TEST(test_dropout_statistics_and_eval_identity)
@@ -48,7 +16,7 @@ START_TEST(test_dropout_statistics_and_eval_identity)
     enum { F = 1000, N = 4 };
     nn_net *net = nn_net_create((nn_shape){F, 1, 1});
     nn_net_add(net, nn_dropout(0.3f));
-    finalized(net, N);
+    gradcheck_finalized(net, N);
     float *x = malloc(N * F * sizeof *x), *dy = malloc(N * F * sizeof *dy);
     gradcheck_fill(x, N * F, 0.5f, 1.5f, 1);
     gradcheck_fill(dy, N * F, -1.0f, 1.0f, 2);
@@ -105,8 +73,8 @@ START_TEST(test_dropout_gradcheck)
     nn_net *net = nn_net_create((nn_shape){5, 1, 1});
     nn_net_add(net, nn_linear(8, true));
     nn_net_add(net, nn_dropout(0.5f));
-    finalized(net, 3);
-    init_net(net, 4);
+    gradcheck_finalized(net, 3);
+    gradcheck_init(net, 4);
     /* the harness reseeds the forward's rng, so every evaluation drops the
      * same values; make sure some are dropped */
     float x[15];
@@ -118,7 +86,7 @@ START_TEST(test_dropout_gradcheck)
     for (int i = 0; i < 24; i++)
         zeros += y[i] == 0.0f;
     ck_assert_int_gt(zeros, 3);
-    check_net(net, 3, true, -1, 1, 5);
+    gradcheck_assert_net(net, 3, true, -1, 1, 5);
     nn_net_free(net);
 }
 END_TEST
@@ -129,7 +97,7 @@ START_TEST(test_upsample_values)
 {
     nn_net *net = nn_net_create((nn_shape){2, 2, 2});
     nn_net_add(net, nn_upsample_nearest(2));
-    finalized(net, 1);
+    gradcheck_finalized(net, 1);
     nn_shape s = nn_net_out_shape(net);
     ck_assert(s.c == 2 && s.h == 4 && s.w == 4);
     float x[8] = {1, 2, 3, 4, 5, 6, 7, 8};
@@ -156,7 +124,7 @@ START_TEST(test_pixel_shuffle_matches_pytorch_order)
      * y[c, a, 2 w + b] = x[4 c + 2 a + b, 0, w] */
     nn_net *net = nn_net_create((nn_shape){8, 1, 2});
     nn_net_add(net, nn_pixel_shuffle(2));
-    finalized(net, 2);
+    gradcheck_finalized(net, 2);
     nn_shape s = nn_net_out_shape(net);
     ck_assert(s.c == 2 && s.h == 2 && s.w == 4);
     float x[32];
@@ -188,17 +156,17 @@ START_TEST(test_shape_layer_gradchecks)
     nn_net *net = nn_net_create((nn_shape){2, 2, 3});
     nn_net_add(net, nn_upsample_nearest(3));
     nn_net_add(net, nn_conv2d(2, 3, 2, 1, true));
-    finalized(net, 2);
-    init_net(net, 6);
-    check_net(net, 2, true, -1, 1, 7);
+    gradcheck_finalized(net, 2);
+    gradcheck_init(net, 6);
+    gradcheck_assert_net(net, 2, true, -1, 1, 7);
     nn_net_free(net);
 
     net = nn_net_create((nn_shape){8, 2, 3});
     nn_net_add(net, nn_pixel_shuffle(2));
     nn_net_add(net, nn_conv2d(3, 3, 1, 1, true));
-    finalized(net, 2);
-    init_net(net, 8);
-    check_net(net, 2, true, -1, 1, 9);
+    gradcheck_finalized(net, 2);
+    gradcheck_init(net, 8);
+    gradcheck_assert_net(net, 2, true, -1, 1, 9);
     nn_net_free(net);
 }
 END_TEST
@@ -209,7 +177,7 @@ START_TEST(test_prelu_values_init_and_gradcheck)
 {
     nn_net *net = nn_net_create((nn_shape){2, 1, 2});
     nn_net_add(net, nn_prelu());
-    finalized(net, 1);
+    gradcheck_finalized(net, 1);
     gand_rng rng;
     gand_rng_seed(&rng, 1);
     nn_net_init(net, &rng, NN_INIT_DCGAN);
@@ -237,8 +205,8 @@ START_TEST(test_prelu_values_init_and_gradcheck)
 
     net = nn_net_create((nn_shape){3, 2, 2});
     nn_net_add(net, nn_prelu());
-    finalized(net, 2);
-    init_net(net, 2);
+    gradcheck_finalized(net, 2);
+    gradcheck_init(net, 2);
     a = nn_net_param(net, 0);
     a->w[1] = -0.3f;
     a->w[2] = 1.5f;

@@ -10,45 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ASSERT_GRADS_OK(res)                                                                    \
-    do {                                                                                         \
-        ck_assert_msg((res).checked > 0, "nothing was checked");                                 \
-        ck_assert_msg((res).failures == 0, "%d of %d gradients wrong, first %s", (res).failures, \
-                      (res).checked, (res).first_failure);                                       \
-    } while (0)
-
-static nn_net *finalized(nn_net *net, int batch)
-{
-    char err[256];
-    ck_assert_msg(nn_net_finalize(net, batch, err, sizeof err) == GAND_OK, "%s", err);
-    return net;
-}
-
-static void init_net(nn_net *net, unsigned long seed)
-{
-    gand_rng rng;
-    gand_rng_seed(&rng, seed);
-    nn_net_init(net, &rng, NN_INIT_DEFAULT);
-}
-
-static void check_net(nn_net *net, int n, bool train, float lo, float hi, unsigned long seed)
-{
-    size_t nx = (size_t)n * nn_shape_size(nn_net_in_shape(net));
-    float *x = malloc(nx * sizeof *x);
-    gradcheck_fill(x, nx, lo, hi, seed);
-    gradcheck_result r = gradcheck_net(net, x, n, train, 99, 0, GRADCHECK_H, GRADCHECK_ATOL,
-                                       GRADCHECK_RTOL);
-    free(x);
-    ASSERT_GRADS_OK(r);
-}
-
 /* ---- residual ---- */
 
 START_TEST(test_residual_values_and_param_order)
 {
     nn_net *net = nn_net_create((nn_shape){2, 1, 1});
     nn_net_add(net, nn_residual((nn_layer *[]){nn_relu()}, 1));
-    finalized(net, 1);
+    gradcheck_finalized(net, 1);
     float x[2] = {-1, 2};
     const float *y = nn_net_forward(net, x, 1, true, NULL);
     ck_assert_float_eq(y[0], -1.0f);
@@ -64,7 +32,7 @@ START_TEST(test_residual_values_and_param_order)
     nn_net_add(net, nn_residual((nn_layer *[]){nn_linear(3, true), nn_relu(), nn_linear(6, false)},
                                 3));
     nn_net_add(net, nn_linear(2, true));
-    finalized(net, 1);
+    gradcheck_finalized(net, 1);
     const char *names[] = {"weight", "bias", "weight", "bias", "weight", "weight", "bias"};
     const int rows[] = {6, 6, 3, 3, 6, 2, 2};
     ck_assert_int_eq(nn_net_param_count(net), 7);
@@ -89,8 +57,8 @@ START_TEST(test_residual_gradchecks)
     nn_net_add(net, nn_linear(6, true));
     nn_net_add(net, nn_residual((nn_layer *[]){nn_linear(5, true), nn_relu(), nn_linear(6, true)},
                                 3));
-    finalized(net, 3);
-    init_net(net, 10);
+    gradcheck_finalized(net, 3);
+    gradcheck_init(net, 10);
     float x[12];
     gradcheck_fill(x, 12, -1, 1, 11);
     gradcheck_result r = gradcheck_net(net, x, 3, true, 0, 0, 1e-3, GRADCHECK_ATOL,
@@ -104,9 +72,9 @@ START_TEST(test_residual_gradchecks)
                                                nn_conv2d(2, 3, 1, 1, true)},
                                 3));
     nn_net_add(net, nn_tanh());
-    finalized(net, 2);
-    init_net(net, 12);
-    check_net(net, 2, true, -1, 1, 13);
+    gradcheck_finalized(net, 2);
+    gradcheck_init(net, 12);
+    gradcheck_assert_net(net, 2, true, -1, 1, 13);
     nn_net_free(net);
 
     /* nested scratch users: spectral norm and dropout inside the body */
@@ -114,16 +82,16 @@ START_TEST(test_residual_gradchecks)
     nn_net_add(net, nn_residual((nn_layer *[]){nn_spectral_norm(nn_linear(6, true)),
                                                nn_dropout(0.3f), nn_tanh()},
                                 3));
-    finalized(net, 4);
-    init_net(net, 14);
-    check_net(net, 4, false, -1, 1, 15);
+    gradcheck_finalized(net, 4);
+    gradcheck_init(net, 14);
+    gradcheck_assert_net(net, 4, false, -1, 1, 15);
     float x6[24];
     gradcheck_fill(x6, 24, -1, 1, 15);
     gand_rng rng;
     gand_rng_seed(&rng, 1);
     for (int it = 0; it < 300; it++) /* converge u before a training check */
         nn_net_forward(net, x6, 4, true, &rng);
-    check_net(net, 4, true, -1, 1, 15);
+    gradcheck_assert_net(net, 4, true, -1, 1, 15);
     nn_net_free(net);
 }
 END_TEST
@@ -132,8 +100,8 @@ START_TEST(test_residual_first_layer_without_dx)
 {
     nn_net *net = nn_net_create((nn_shape){3, 1, 1});
     nn_net_add(net, nn_residual((nn_layer *[]){nn_linear(3, true), nn_tanh()}, 2));
-    finalized(net, 2);
-    init_net(net, 16);
+    gradcheck_finalized(net, 2);
+    gradcheck_init(net, 16);
     float x[6] = {0.1f, -0.5f, 0.9f, 1, 2, -1}, dy[6] = {1, -1, 0.5f, 0.25f, 2, -2};
     nn_net_zero_grad(net);
     nn_net_forward(net, x, 2, true, NULL);
@@ -227,8 +195,8 @@ START_TEST(test_spectral_norm_known_matrix)
     const float W[12] = {1, 2, 0, 0, 2, 1, 0, 0, 0, 0, 0.5f, 0};
     nn_net *net = nn_net_create((nn_shape){4, 1, 1});
     nn_net_add(net, nn_spectral_norm(nn_linear(3, false)));
-    finalized(net, 4);
-    init_net(net, 20);
+    gradcheck_finalized(net, 4);
+    gradcheck_init(net, 20);
     ck_assert_int_eq(nn_net_param_count(net), 2);
     nn_param *u = nn_net_param(net, 0), *w = nn_net_param(net, 1);
     ck_assert_str_eq(u->name, "u");
@@ -277,7 +245,7 @@ START_TEST(test_spectral_norm_matches_pytorch_step)
 {
     nn_net *net = nn_net_create((nn_shape){3, 1, 1});
     nn_net_add(net, nn_spectral_norm(nn_linear(2, false)));
-    finalized(net, 2);
+    gradcheck_finalized(net, 2);
     nn_param *u = nn_net_param(net, 0), *w = nn_net_param(net, 1);
     const float W[6] = {0.5f, -1.0f, 0.25f, 1.5f, 0.75f, -0.5f};
     memcpy(w->w, W, sizeof W);
@@ -310,9 +278,9 @@ static void check_sigma(nn_layer *(*make)(void), nn_shape in, int dim)
     nn_net *sn = nn_net_create(in), *plain = nn_net_create(in);
     nn_net_add(sn, nn_spectral_norm(make()));
     nn_net_add(plain, make());
-    finalized(sn, 2);
-    finalized(plain, 2);
-    init_net(sn, 21);
+    gradcheck_finalized(sn, 2);
+    gradcheck_finalized(plain, 2);
+    gradcheck_init(sn, 21);
     nn_param *w = nn_net_param(sn, 1);
     memcpy(nn_net_param(plain, 0)->w, w->w, w->count * sizeof(float));
 
@@ -360,11 +328,11 @@ static void check_spectral(nn_layer *inner, nn_shape in, unsigned long seed)
 {
     nn_net *net = nn_net_create(in);
     nn_net_add(net, nn_spectral_norm(inner));
-    finalized(net, 2);
-    init_net(net, seed);
+    gradcheck_finalized(net, 2);
+    gradcheck_init(net, seed);
     /* evaluation: sigma = |W^T u| for the stored u, whose gradient is
      * exactly u v^T, so the check holds before any iteration */
-    check_net(net, 2, false, -1, 1, seed + 1);
+    gradcheck_assert_net(net, 2, false, -1, 1, seed + 1);
     /* training: the iteration moves u, and the u, v-constant gradient is
      * the true one once u has converged to the top singular vector */
     size_t nx = 2 * nn_shape_size(in);
@@ -373,7 +341,7 @@ static void check_spectral(nn_layer *inner, nn_shape in, unsigned long seed)
     for (int it = 0; it < 300; it++)
         nn_net_forward(net, x, 2, true, NULL);
     free(x);
-    check_net(net, 2, true, -1, 1, seed + 1);
+    gradcheck_assert_net(net, 2, true, -1, 1, seed + 1);
     nn_net_free(net);
 }
 

@@ -23,13 +23,6 @@
 #define LOSS_ATOL 5e-4
 #define LOSS_RTOL 1e-3
 
-#define ASSERT_GRADS_OK(res)                                                                    \
-    do {                                                                                         \
-        ck_assert_msg((res).checked > 0, "nothing was checked");                                 \
-        ck_assert_msg((res).failures == 0, "%d of %d gradients wrong, first %s", (res).failures, \
-                      (res).checked, (res).first_failure);                                       \
-    } while (0)
-
 static void assert_close(const float *a, const double *b, int n, double tol)
 {
     for (int i = 0; i < n; i++)

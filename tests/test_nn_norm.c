@@ -13,20 +13,6 @@
 
 #define EPS 1e-5
 
-#define ASSERT_GRADS_OK(res)                                                                       \
-    do {                                                                                           \
-        ck_assert_msg((res).checked > 0, "nothing was checked");                                   \
-        ck_assert_msg((res).failures == 0, "%d of %d gradients wrong, first %s", (res).failures,   \
-                      (res).checked, (res).first_failure);                                         \
-    } while (0)
-
-static nn_net *finalized(nn_net *net, int batch)
-{
-    char err[256];
-    ck_assert_msg(nn_net_finalize(net, batch, err, sizeof err) == GAND_OK, "%s", err);
-    return net;
-}
-
 static nn_param *param(nn_net *net, const char *name)
 {
     for (int i = 0; i < nn_net_param_count(net); i++)
@@ -71,7 +57,7 @@ static void check_batchnorm(nn_shape in, bool two_d, int n)
 {
     nn_net *net = nn_net_create(in);
     nn_net_add(net, two_d ? nn_batchnorm2d() : nn_batchnorm1d());
-    finalized(net, n + 1);
+    gradcheck_finalized(net, n + 1);
     int c = two_d ? in.c : (int)nn_shape_size(in);
     int len = (int)nn_shape_size(in) / c;
     size_t total = (size_t)n * nn_shape_size(in);
@@ -150,7 +136,7 @@ static void check_offset(nn_layer *layer, nn_shape in, int n, bool per_sample)
 {
     nn_net *net = nn_net_create(in);
     nn_net_add(net, layer);
-    finalized(net, n);
+    gradcheck_finalized(net, n);
     gand_rng rng;
     gand_rng_seed(&rng, 1);
     nn_net_init(net, &rng, NN_INIT_DEFAULT); /* scale 1, shift 0 */
@@ -187,7 +173,7 @@ START_TEST(test_batchnorm_eval_leaves_running_stats)
 {
     nn_net *net = nn_net_create((nn_shape){2, 2, 2});
     nn_net_add(net, nn_batchnorm2d());
-    finalized(net, 2);
+    gradcheck_finalized(net, 2);
     float x[16];
     gradcheck_fill(x, 16, -1, 1, 3);
     nn_net_forward(net, x, 2, true, NULL);
@@ -206,7 +192,7 @@ START_TEST(test_batchnorm_single_value_stays_finite)
      * running variance takes the (zero) spread without dividing by zero. */
     nn_net *net = nn_net_create((nn_shape){3, 1, 1});
     nn_net_add(net, nn_batchnorm1d());
-    finalized(net, 1);
+    gradcheck_finalized(net, 1);
     param(net, "shift")->w[1] = 0.25f;
     float x[3] = {5.0f, -2.0f, 0.5f};
     const float *y = nn_net_forward(net, x, 1, true, NULL);
@@ -224,7 +210,7 @@ START_TEST(test_norm_init)
     gand_rng_seed(&rng, 1);
     nn_net *net = nn_net_create((nn_shape){400, 1, 1});
     nn_net_add(net, nn_batchnorm1d());
-    finalized(net, 2);
+    gradcheck_finalized(net, 2);
     nn_param *scale = param(net, "scale"), *shift = param(net, "shift");
     nn_param *rm = param(net, "running_mean"), *rv = param(net, "running_var");
     for (int i = 0; i < 400; i++) {
@@ -256,7 +242,7 @@ START_TEST(test_instancenorm_values)
         int n = 3, c = 2, len = 12;
         nn_net *net = nn_net_create((nn_shape){c, 3, 4});
         nn_net_add(net, nn_instancenorm2d(affine));
-        finalized(net, n);
+        gradcheck_finalized(net, n);
         ck_assert_uint_eq(nn_net_num_state(net), 0);
         ck_assert_int_eq(nn_net_param_count(net), affine ? 2 : 0);
         float sc[2] = {1.0f, 1.0f}, sh[2] = {0.0f, 0.0f};
@@ -309,7 +295,7 @@ static void check_net(nn_net *net, int n, bool train)
 {
     gand_rng rng;
     gand_rng_seed(&rng, 17);
-    finalized(net, n);
+    gradcheck_finalized(net, n);
     nn_net_init(net, &rng, NN_INIT_DCGAN);
     size_t nx = (size_t)n * nn_shape_size(nn_net_in_shape(net));
     float *x = malloc(nx * sizeof *x);
