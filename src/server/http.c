@@ -41,6 +41,7 @@ struct http_server {
     char *token; /* NULL: no authentication */
     pthread_mutex_t log_lock;
     char last_log[256]; /* libmicrohttpd's last message, for start-up errors */
+    _Atomic time_t limit_logged; /* when a connection-limit refusal was last warned of */
     _Atomic bool running;
 };
 
@@ -151,6 +152,8 @@ gand_status http_parse_listen(const char *spec, struct sockaddr_storage *addr, c
     return GAND_OK;
 }
 
+#define LIMIT_LOG_S 60
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     http_server *srv = cls;
@@ -166,12 +169,22 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
      * is routine, not a warning */
     bool client_gone = strstr(line, "Failed to send") || strstr(line, "Failed to receive") ||
                        strstr(line, "no longer available") || strstr(line, "reset by peer");
+    /* a flood of refused connections would flood the log: one warning per
+     * LIMIT_LOG_S seconds says it is happening, the rest go to debug */
+    bool limit = strstr(line, "connection limit") != NULL;
+    if (limit) {
+        time_t now = time(NULL);
+        time_t last = atomic_load(&srv->limit_logged);
+        if (now - last < LIMIT_LOG_S || !atomic_compare_exchange_strong(&srv->limit_logged, &last, now))
+            client_gone = true;
+    }
     if (!srv->running)
         gand_log_error("http: %s", line);
     else if (client_gone)
         gand_log_debug("http: %s", line);
     else
-        gand_log_warn("http: %s", line);
+        gand_log_warn("http: %s%s", line,
+                      limit ? " (further refusals in the next minute are logged at debug)" : "");
 }
 
 static double seconds_since(const struct timespec *t0)
@@ -340,7 +353,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     double s = seconds_since(&st->t0);
     if (st->responded)
-        http_stats_record(srv->stats, st->match.status ? -1 : st->match.route_index, st->status, s,
+        /* a request refused before its handler (401) still counts under its
+         * route; only unmatched paths count as "unmatched" */
+        http_stats_record(srv->stats, st->match.route_index, st->status, s,
                           st->stream);
     if (gand_log_get_level() >= GAND_LOG_DEBUG) {
         char path[256];
