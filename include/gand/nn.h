@@ -16,8 +16,9 @@
  * A finalized net owns one contiguous buffer each for parameters, gradients
  * and the two optimiser moments (layers point into them), one for
  * non-trainable state (batch norm running statistics, spectral norm vectors),
- * and a workspace for every activation, activation gradient and layer scratch
- * at the maximum batch size: training allocates nothing per step.
+ * and a workspace for every activation, two alternating activation-gradient
+ * buffers and every layer's scratch at the maximum batch size: training
+ * allocates nothing per step.
  *
  * Gradients accumulate: nn_net_backward() adds to the parameter gradients
  * until nn_net_zero_grad(). Input gradients are overwritten.
