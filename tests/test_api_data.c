@@ -323,8 +323,15 @@ START_TEST(test_sample_retention)
         reply_free(&img);
     }
     reply_free(&r);
+    /* the deleted grids' rows are gone too: pages count only grids kept */
+    r = client_get(&d, "/runs/1/samples?limit=1");
+    ck_assert_int_eq(r.status, 200);
+    list = cJSON_GetObjectItem(r.json, "samples");
+    ck_assert_int_eq(cJSON_GetArraySize(list), 1);
+    ck_assert_int_eq((int)json_num(cJSON_GetArrayItem(list, 0), "step"), 20);
+    reply_free(&r);
     r = client_get(&d, "/runs/1/samples/5.png");
-    assert_problem(&r, 404, NULL);
+    assert_problem(&r, 404, "run 1 has no sample at step 5");
     reply_free(&r);
     r = client_get(&d, "/runs/1/samples/latest.png");
     ck_assert_int_eq(r.status, 200);

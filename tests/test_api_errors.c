@@ -200,6 +200,15 @@ START_TEST(test_body_too_large)
 }
 END_TEST
 
+/* Asserts /readyz counts n queued runs. */
+static void assert_queued(const gand_daemon *d, int n)
+{
+    reply r = client_get(d, "/readyz");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq((int)json_num(r.json, "queued"), n);
+    reply_free(&r);
+}
+
 START_TEST(test_queue_full)
 {
     gand_daemon d;
@@ -217,6 +226,22 @@ START_TEST(test_queue_full)
     r = client_get(&d, "/runs");
     ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "runs")), 2);
     reply_free(&r);
+
+    /* a queued run deleted or canceled gives its place back at once */
+    char path[64];
+    snprintf(path, sizeof path, "/runs/%lld", (long long)waiting);
+    r = client_delete(&d, path);
+    ck_assert_int_eq(r.status, 204);
+    reply_free(&r);
+    assert_queued(&d, 0);
+    waiting = submit_run(&d, 5, NULL);
+    snprintf(path, sizeof path, "/runs/%lld/cancel", (long long)waiting);
+    r = client_post(&d, path, NULL);
+    ck_assert_int_eq(r.status, 200);
+    reply_free(&r);
+    assert_queued(&d, 0);
+    waiting = submit_run(&d, 5, NULL);
+    assert_queued(&d, 1);
 
     /* once the queued run starts, there is room again */
     r = client_post(&d, "/runs/1/cancel", NULL);

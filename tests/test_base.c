@@ -13,13 +13,14 @@
 
 START_TEST(test_strerror_every_code)
 {
-    for (int s = GAND_EINTERNAL; s <= GAND_OK; s++) {
+    for (int s = GAND_ENOSPC; s <= GAND_OK; s++) { /* GAND_ENOSPC is the lowest code */
         const char *m = gand_strerror((gand_status)s);
         ck_assert_ptr_nonnull(m);
         ck_assert_str_ne(m, "unknown error");
     }
     ck_assert_str_eq(gand_strerror((gand_status)-999), "unknown error");
     ck_assert_str_eq(gand_strerror(GAND_ENOMEM), "out of memory");
+    ck_assert_str_eq(gand_strerror(GAND_ENOSPC), "no space left on the disk");
 }
 END_TEST
 

@@ -273,6 +273,51 @@ START_TEST(test_cancel_running_and_queued)
 }
 END_TEST
 
+/* With queue_max 1 and the worker busy, a queued run that is canceled or
+ * deleted gives its place back at once: through sched_cancel(), and also
+ * when another connection canceled or deleted it first, which sched_cancel()
+ * then answers with the store's refusal. */
+START_TEST(test_canceled_runs_leave_the_queue)
+{
+    char spec[1024], err[512];
+    sf_spec(spec, sizeof spec, LONG_STEPS, 1000, 1000);
+    sched_params p = sf_params(sf_state);
+    p.queue_max = 1;
+    sched *s = sf_sched(&p);
+    int64_t busy = sf_create_run(sf_state, spec);
+    ck_assert_int_eq(sched_submit(s, busy, err, sizeof err), GAND_OK);
+    sf_wait_step(s, busy, 1, 30);
+    store *db = fixture_open(sf_state);
+    sched_snapshot snap;
+    store_run_state state;
+    for (int how = 0; how < 3; how++) {
+        int64_t queued = sf_create_run(sf_state, spec);
+        ck_assert_int_eq(sched_submit(s, queued, err, sizeof err), GAND_OK);
+        sched_stats(s, &snap);
+        ck_assert_uint_eq(snap.queued, 1);
+        gand_status want = GAND_OK;
+        if (how == 1) {
+            ck_assert_int_eq(store_run_request_cancel(db, queued, &state, err, sizeof err),
+                             GAND_OK);
+            want = GAND_EBUSY;
+        } else if (how == 2) {
+            ck_assert_int_eq(store_run_delete(db, queued, err, sizeof err), GAND_OK);
+            want = GAND_ENOTFOUND;
+        }
+        ck_assert_int_eq(sched_cancel(s, queued, &state, err, sizeof err), want);
+        sched_stats(s, &snap);
+        ck_assert_msg(snap.queued == 0, "way %d: %zu queued", how, snap.queued);
+        ck_assert_int_eq(snap.running, 1);
+        int64_t next = sf_create_run(sf_state, spec);
+        ck_assert_msg(sched_submit(s, next, err, sizeof err) == GAND_OK, "way %d: %s", how, err);
+        ck_assert_int_eq(sched_cancel(s, next, &state, err, sizeof err), GAND_OK);
+        ck_assert_int_eq(state, STORE_RUN_CANCELED);
+    }
+    store_close(db);
+    sched_free(s);
+}
+END_TEST
+
 /* A cancel recorded in the store by another connection (another process
  * or the HTTP pool) is seen by the worker's poll. */
 START_TEST(test_cancel_through_store)
@@ -363,6 +408,10 @@ START_TEST(test_sample_retention)
         sf_run_file(sf_state, id, sub, path, sizeof path);
         ck_assert_msg(sf_file_exists(path) == (step >= 5), "step %d", step);
     }
+    /* the rows of the deleted grids went with them */
+    ck_assert_int_eq(fixture_query_int(sf_state, "SELECT group_concat(step) = '5,6' FROM"
+                                                 " (SELECT step FROM samples ORDER BY step)"),
+                     1);
 }
 END_TEST
 
@@ -507,6 +556,7 @@ static Suite *sched_suite(void)
     tcase_add_test(tc, test_fifo_one_worker);
     tcase_add_test(tc, test_queue_bound_and_stop_without_requeue);
     tcase_add_test(tc, test_cancel_running_and_queued);
+    tcase_add_test(tc, test_canceled_runs_leave_the_queue);
     tcase_add_test(tc, test_cancel_through_store);
     tcase_add_test(tc, test_missing_dataset_fails_with_sentence);
     tcase_add_test(tc, test_total_steps_mismatch_fails);

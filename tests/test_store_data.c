@@ -193,6 +193,71 @@ START_TEST(test_samples)
 }
 END_TEST
 
+/* Retention: all but the newest samples of one run go, and their rows come
+ * back so their files can be deleted. */
+START_TEST(test_sample_prune)
+{
+    store *s = fixture_open(fixture_dir);
+    int64_t run = fixture_run(s, "kept", 1000);
+    int64_t other = fixture_run(s, "other", 1000);
+    char err[256], file[64];
+    for (int64_t step = 100; step <= 500; step += 100) {
+        snprintf(file, sizeof file, "runs/1/samples/%lld.png", (long long)step);
+        ck_assert_int_eq(store_sample_add(s, run, step, file, err, sizeof err), GAND_OK);
+    }
+    for (int64_t step = 1; step <= 3; step++)
+        ck_assert_int_eq(store_sample_add(s, other, step, "o.png", err, sizeof err), GAND_OK);
+
+    store_sample_list removed;
+    ck_assert_int_eq(store_sample_prune(s, run, 2, &removed, err, sizeof err), GAND_OK);
+    ck_assert_uint_eq(removed.n, 3);
+    for (size_t i = 0; i < removed.n; i++) {
+        snprintf(file, sizeof file, "runs/1/samples/%zu.png", 100 * (i + 1));
+        ck_assert_int_eq(removed.samples[i].step, 100 * (int64_t)(i + 1));
+        ck_assert_str_eq(removed.samples[i].file, file);
+        ck_assert_int_gt(removed.samples[i].created_at_ms, 0);
+    }
+    store_sample_list_clear(&removed);
+    ck_assert_int_eq(fixture_query_int(fixture_dir, "SELECT group_concat(step) = '400,500' FROM"
+                                                    " (SELECT step FROM samples WHERE run_id = 1"
+                                                    " ORDER BY step)"),
+                     1);
+    ck_assert_int_eq(
+        fixture_query_int(fixture_dir, "SELECT count(*) FROM samples WHERE run_id = 2"), 3);
+
+    /* nothing beyond the limit: nothing goes */
+    ck_assert_int_eq(store_sample_prune(s, run, 2, &removed, err, sizeof err), GAND_OK);
+    ck_assert_uint_eq(removed.n, 0);
+    ck_assert_int_eq(store_sample_prune(s, run, 50, &removed, err, sizeof err), GAND_OK);
+    ck_assert_uint_eq(removed.n, 0);
+    ck_assert_int_eq(
+        fixture_query_int(fixture_dir, "SELECT count(*) FROM samples WHERE run_id = 1"), 2);
+
+    /* keep 1 without a list; keep 0 takes the rest */
+    ck_assert_int_eq(store_sample_prune(s, run, 1, NULL, err, sizeof err), GAND_OK);
+    ck_assert_int_eq(
+        fixture_query_int(fixture_dir, "SELECT max(step) FROM samples WHERE run_id = 1"), 500);
+    ck_assert_int_eq(store_sample_prune(s, other, 0, &removed, err, sizeof err), GAND_OK);
+    ck_assert_uint_eq(removed.n, 3);
+    store_sample_list_clear(&removed);
+    ck_assert_int_eq(fixture_query_int(fixture_dir, "SELECT count(*) FROM samples"), 1);
+
+    /* refusals and failures change nothing and hand back no list */
+    ck_assert_int_eq(store_sample_add(s, run, 600, "600.png", err, sizeof err), GAND_OK);
+    ck_assert_int_eq(store_sample_prune(s, run, -1, &removed, err, sizeof err), GAND_EINVAL);
+    ck_assert_uint_eq(removed.n, 0);
+    ck_assert_int_eq(store_sample_prune(s, 99, 1, &removed, err, sizeof err), GAND_ENOTFOUND);
+    ck_assert_str_eq(err, "run 99 does not exist");
+    ck_assert_uint_eq(removed.n, 0);
+    gand_alloc_fail_at(1, true);
+    ck_assert_int_eq(store_sample_prune(s, run, 1, &removed, err, sizeof err), GAND_ENOMEM);
+    gand_alloc_fail_at(0, false);
+    ck_assert_uint_eq(removed.n, 0);
+    ck_assert_int_eq(fixture_query_int(fixture_dir, "SELECT count(*) FROM samples"), 2);
+    store_close(s);
+}
+END_TEST
+
 START_TEST(test_events_after_id)
 {
     store *s = fixture_open(fixture_dir);
@@ -426,6 +491,7 @@ static Suite *store_data_suite(void)
     tcase_add_test(tc, test_metrics_batch_and_range_queries);
     tcase_add_test(tc, test_metrics_duplicates_replace_and_bad_batches_write_nothing);
     tcase_add_test(tc, test_samples);
+    tcase_add_test(tc, test_sample_prune);
     tcase_add_test(tc, test_events_after_id);
     tcase_add_test(tc, test_crash_recovery_truncates_exactly);
     tcase_add_test(tc, test_out_of_memory_in_reads);

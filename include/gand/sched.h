@@ -87,9 +87,9 @@ typedef struct {
     int workers;            /* runs trained at once, 1..SCHED_MAX_WORKERS (1) */
     int queue_max;          /* queued runs before sched_submit() refuses, >= 1 (64) */
     int blas_threads;       /* OpenBLAS threads, 0: max(1, cores / workers) (0) */
-    /* Newest sample grid files kept per run, 0: all (0). Older files are
-     * deleted; their rows stay in the store (it has no call to delete
-     * them), so a listing may name a file that is gone. */
+    /* Newest sample grids kept per run, 0: all (0). Older grids are
+     * deleted, their rows in the store first and then their files
+     * (store_sample_prune()), so a listing names only grids on disk. */
     int sample_retention;
     sched_event_fn on_event; /* may be NULL */
     void *event_ctx;
@@ -132,7 +132,10 @@ gand_status sched_submit(sched *s, int64_t run_id, char *err, size_t errlen);
  *                       boundary, checkpoints and becomes canceled shortly.
  * The request is also recorded in the store, so it holds across a restart.
  * Errors are those of store_run_request_cancel(): GAND_ENOTFOUND for no such
- * run, GAND_EBUSY for a finished one (HTTP: 409). */
+ * run, GAND_EBUSY for a finished one (HTTP: 409). A queued run canceled
+ * here, or found canceled or deleted by another connection (those two
+ * errors), leaves the queue at once: it stops counting against queue_max
+ * and in sched_stats(). */
 gand_status sched_cancel(sched *s, int64_t run_id, store_run_state *state, char *err,
                          size_t errlen);
 

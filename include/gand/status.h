@@ -12,17 +12,18 @@
 
 typedef enum {
     GAND_OK = 0,
-    GAND_ENOMEM = -1,    /* an allocation failed */
-    GAND_EINVAL = -2,    /* an argument or input is invalid */
-    GAND_EIO = -3,       /* a read, write or sync failed */
-    GAND_EFORMAT = -4,   /* a file's contents are not what they claim to be */
-    GAND_ENOTFOUND = -5, /* a named thing (file, run, dataset) does not exist */
-    GAND_EEXIST = -6,    /* the thing already exists */
-    GAND_EBUSY = -7,     /* the thing is in use (a running job, a full queue) */
-    GAND_ECANCELED = -8, /* the operation was stopped on request */
-    GAND_ERANGE = -9,    /* a value is outside what gand supports */
-    GAND_EDB = -10,      /* the database reported an error */
-    GAND_EINTERNAL = -11 /* a broken invariant; a bug in gand */
+    GAND_ENOMEM = -1,     /* an allocation failed */
+    GAND_EINVAL = -2,     /* an argument or input is invalid */
+    GAND_EIO = -3,        /* a read, write or sync failed */
+    GAND_EFORMAT = -4,    /* a file's contents are not what they claim to be */
+    GAND_ENOTFOUND = -5,  /* a named thing (file, run, dataset) does not exist */
+    GAND_EEXIST = -6,     /* the thing already exists */
+    GAND_EBUSY = -7,      /* the thing is in use (a running job, a full queue) */
+    GAND_ECANCELED = -8,  /* the operation was stopped on request */
+    GAND_ERANGE = -9,     /* a value is outside what gand supports */
+    GAND_EDB = -10,       /* the database reported an error */
+    GAND_EINTERNAL = -11, /* a broken invariant; a bug in gand */
+    GAND_ENOSPC = -12     /* the disk is full */
 } gand_status;
 
 /* Returns a short English sentence for status; never NULL, also for

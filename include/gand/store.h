@@ -28,7 +28,9 @@
  *                  HTTP this is 409 Conflict. Nothing was changed.
  *   GAND_ERANGE    the database was written by a newer gand
  *   GAND_EFORMAT   gand.db is not a gand database
- *   GAND_EIO       the disk is full or failed
+ *   GAND_ENOSPC    the disk is full; the message says to free disk space
+ *                  under the state directory (for HTTP, 507)
+ *   GAND_EIO       the disk failed
  *   GAND_EDB       any other SQLite error, including a lock held too long
  *   GAND_ENOMEM    an allocation failed
  * On any error nothing was written and output structs are left empty.
@@ -267,6 +269,14 @@ gand_status store_sample_latest(store *s, int64_t run_id, store_sample *out, cha
 /* The sample at step; GAND_ENOTFOUND when there is none. */
 gand_status store_sample_get(store *s, int64_t run_id, int64_t step, store_sample *out, char *err,
                              size_t errlen);
+
+/* Deletes every sample of run run_id but the keep_newest with the highest
+ * steps (keep_newest 0: all of them, < 0: GAND_EINVAL) and hands their rows
+ * to removed (may be NULL), ascending; the caller deletes their files, after
+ * this call so that a crash in between leaves a file no row names rather
+ * than a row naming no file. GAND_ENOTFOUND when the run does not exist. */
+gand_status store_sample_prune(store *s, int64_t run_id, int64_t keep_newest,
+                               store_sample_list *removed, char *err, size_t errlen);
 
 /* ---- events (the SSE log) ---- */
 

@@ -19,6 +19,10 @@ void api_fail(http_resp *resp, gand_status st, const char *err)
     case GAND_EBUSY: http_problem(resp, 409, "%s", err); return;
     case GAND_EINVAL:
     case GAND_ERANGE: http_problem(resp, 422, "%s", err); return;
+    case GAND_ENOSPC:
+        gand_log_error("request refused: %s", err);
+        http_problem(resp, 507, "%s", err);
+        return;
     default:
         gand_log_error("request failed: %s: %s", gand_strerror(st), err);
         http_problem(resp, 500, "the server could not complete the request: %s", err);

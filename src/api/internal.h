@@ -12,7 +12,7 @@
 static inline api_ctx *api_of(const http_req *req) { return http_req_app(req); }
 
 /* Answers a store or scheduler error with its status code: 404 not found,
- * 409 busy, 422 invalid, 500 otherwise (logged). */
+ * 409 busy, 422 invalid, 507 a full disk (logged), 500 otherwise (logged). */
 void api_fail(http_resp *resp, gand_status st, const char *err);
 
 /* Loads run {id} of the request into *run; on failure the response holds

@@ -7,7 +7,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 void api_metrics(const http_req *req, http_resp *resp)
 {
@@ -79,12 +78,6 @@ void api_samples_list(const http_req *req, http_resp *resp)
     cJSON *root = cJSON_CreateObject();
     cJSON *arr = root ? cJSON_AddArrayToObject(root, "samples") : NULL;
     for (size_t i = 0; arr && i < list.n; i++) {
-        /* with sample_retention the worker deletes old grids but their rows
-         * stay: list only what can be fetched */
-        char path[2048];
-        snprintf(path, sizeof path, "%s/%s", app->state_dir, list.samples[i].file);
-        if (access(path, F_OK) != 0)
-            continue;
         char url[96];
         snprintf(url, sizeof url, "/runs/%lld/samples/%lld.png", (long long)id,
                  (long long)list.samples[i].step);

@@ -18,6 +18,7 @@ const char *gand_strerror(gand_status status)
     case GAND_ERANGE: return "value out of range";
     case GAND_EDB: return "database error";
     case GAND_EINTERNAL: return "internal error";
+    case GAND_ENOSPC: return "no space left on the disk";
     }
     return "unknown error";
 }

@@ -68,6 +68,12 @@ int64_t sched_newest_checkpoint(const sched *s, int64_t id, int64_t max_step);
  * of the others (keep 0: keeps them all). */
 void sched_prune_checkpoints(const sched *s, int64_t id, int64_t after_step, int keep);
 
+/* Deletes the files of the sample rows a store call removed, then clears
+ * the list. The rows go first: a crash in between leaves a file that no row
+ * names (deleted with the run's directory), never a listed sample whose
+ * file is gone. */
+void sched_remove_sample_files(const sched *s, int64_t id, store_sample_list *removed);
+
 /* Rewinds run id to step (store_run_truncate(): the run becomes queued) and
  * deletes the sample files the store dropped and the checkpoints past step. */
 gand_status sched_rewind(sched *s, store *db, int64_t id, int64_t step, char *err,

@@ -8,12 +8,10 @@
 #include "gand/gan.h"
 #include "gand/log.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #define ERRLEN 1024
 
@@ -38,9 +36,6 @@ typedef struct {
     /* the first failed store write; it stops the run */
     gand_status io_status;
     char io_err[ERRLEN];
-    /* steps of the sample files on disk, oldest first, for sample_retention */
-    int64_t *kept;
-    size_t nkept, kept_cap;
 } run_ctx;
 
 static double now_ms(void)
@@ -131,33 +126,22 @@ static void on_metrics(void *ctx, long step, const gan_metric *m, int n)
     }
 }
 
-/* Deletes the oldest grids beyond sample_retention. The store has no call
- * to delete sample rows, so their rows stay and name missing files. */
-static void retain_samples(run_ctx *c, int64_t step)
+/* Deletes the grids beyond sample_retention, rows and files together (see
+ * sched_remove_sample_files() for the order). A prune that fails leaves
+ * both and is caught up by the next one, which removes every grid beyond
+ * the limit. */
+static void retain_samples(run_ctx *c)
 {
     int keep = c->s->p.sample_retention;
     if (keep <= 0)
         return;
-    if (c->nkept == c->kept_cap) {
-        size_t ncap = c->kept_cap ? 2 * c->kept_cap : 16;
-        int64_t *p = gand_realloc(c->kept, ncap * sizeof *p);
-        if (!p)
-            return;
-        c->kept = p;
-        c->kept_cap = ncap;
+    store_sample_list removed;
+    char err[ERRLEN];
+    if (store_sample_prune(c->db, c->id, keep, &removed, err, sizeof err) != GAND_OK) {
+        gand_log_warn("run %lld: cannot delete old sample grids: %s", (long long)c->id, err);
+        return;
     }
-    c->kept[c->nkept++] = step;
-    size_t drop = c->nkept > (size_t)keep ? c->nkept - (size_t)keep : 0;
-    for (size_t i = 0; i < drop; i++) {
-        char name[64], path[PATH_MAX];
-        snprintf(name, sizeof name, "samples/step-%07lld.png", (long long)c->kept[i]);
-        sched_run_path(c->s, c->id, name, path);
-        if (unlink(path) != 0 && errno != ENOENT)
-            gand_log_warn("run %lld: cannot delete %s: %s", (long long)c->id, path,
-                          strerror(errno));
-    }
-    memmove(c->kept, c->kept + drop, (c->nkept - drop) * sizeof *c->kept);
-    c->nkept -= drop;
+    sched_remove_sample_files(c->s, c->id, &removed);
 }
 
 /* A file of the run that could not be written (a full disk, a directory
@@ -197,7 +181,7 @@ static gand_status on_sample(void *ctx, long step, const float *images, int n, n
         cJSON_AddStringToObject(o, "url", url);
     }
     sched_event(c->s, c->db, c->id, STORE_EVENT_SAMPLE, step, o);
-    retain_samples(c, step);
+    retain_samples(c);
     return GAND_OK;
 }
 
@@ -253,7 +237,8 @@ static void finish(run_ctx *c, store_run_state to, const char *error)
         gand_status st = store_run_transition(c->db, c->id, to, error, err, sizeof err);
         if (st == GAND_OK)
             break;
-        bool transient = st == GAND_EIO || st == GAND_EDB || st == GAND_ENOMEM;
+        bool transient =
+            st == GAND_ENOSPC || st == GAND_EIO || st == GAND_EDB || st == GAND_ENOMEM;
         if (!transient || atomic_load(&c->s->stopping)) {
             gand_log_error("run %lld: cannot mark it %s: %s%s", (long long)c->id,
                            store_run_state_name(to), err,
@@ -362,24 +347,6 @@ err:
     return NULL;
 }
 
-/* The run's sample files still on disk, for sample_retention. */
-static void load_kept(run_ctx *c)
-{
-    if (c->s->p.sample_retention <= 0)
-        return;
-    store_sample_list list;
-    char err[256];
-    if (store_sample_list_run(c->db, c->id, -1, 0, &list, err, sizeof err) != GAND_OK)
-        return;
-    for (size_t i = 0; i < list.n; i++) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s", c->s->state_dir, list.samples[i].file);
-        if (access(path, F_OK) == 0)
-            retain_samples(c, list.samples[i].step);
-    }
-    store_sample_list_clear(&list);
-}
-
 /* Brings a queued run to the step of its newest checkpoint (at or before its
  * recorded step), in case its files and rows disagree. Returns that
  * checkpoint's step (-1: none) or -2 when the run cannot start. */
@@ -445,7 +412,6 @@ void sched_run_job(sched_worker *w, int64_t id)
     pthread_mutex_lock(&c.s->mu);
     w->total_steps = c.total;
     pthread_mutex_unlock(&c.s->mu);
-    load_kept(&c);
     gan_host host = {.ctx = &c,
                      .on_metrics = on_metrics,
                      .on_sample = on_sample,
@@ -459,6 +425,5 @@ void sched_run_job(sched_worker *w, int64_t id)
 out:
     gan_trainer_free(t);
     gand_free(c.buf);
-    gand_free(c.kept);
     store_run_clear(&r);
 }

@@ -123,6 +123,18 @@ void sched_prune_checkpoints(const sched *s, int64_t id, int64_t after_step, int
     gand_free(steps);
 }
 
+void sched_remove_sample_files(const sched *s, int64_t id, store_sample_list *removed)
+{
+    for (size_t i = 0; i < removed->n; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", s->state_dir, removed->samples[i].file);
+        if (unlink(path) != 0 && errno != ENOENT)
+            gand_log_warn("run %lld: cannot delete %s: %s", (long long)id, path,
+                          strerror(errno));
+    }
+    store_sample_list_clear(removed);
+}
+
 gand_status sched_rewind(sched *s, store *db, int64_t id, int64_t step, char *err,
                          size_t errlen)
 {
@@ -130,14 +142,7 @@ gand_status sched_rewind(sched *s, store *db, int64_t id, int64_t step, char *er
     gand_status st = store_run_truncate(db, id, step, &removed, err, errlen);
     if (st != GAND_OK)
         return st;
-    for (size_t i = 0; i < removed.n; i++) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s", s->state_dir, removed.samples[i].file);
-        if (unlink(path) != 0 && errno != ENOENT)
-            gand_log_warn("run %lld: cannot delete %s: %s", (long long)id, path,
-                          strerror(errno));
-    }
-    store_sample_list_clear(&removed);
+    sched_remove_sample_files(s, id, &removed);
     sched_prune_checkpoints(s, id, step, 0);
     return GAND_OK;
 }

@@ -103,7 +103,7 @@ static gand_status recover_run(sched *s, const store_run *r, bool *queued, char 
         *queued = true;
         return GAND_OK;
     }
-    if (st == GAND_ENOMEM || st == GAND_EIO || st == GAND_EDB)
+    if (st == GAND_ENOMEM || st == GAND_ENOSPC || st == GAND_EIO || st == GAND_EDB)
         return gand_errorf(err, errlen, st, "cannot recover run %lld: %s", (long long)r->id,
                            rerr);
     char why[1200];
@@ -319,6 +319,16 @@ gand_status sched_cancel(sched *s, int64_t run_id, store_run_state *state, char 
 {
     store_run_state now;
     gand_status st = store_run_request_cancel(s->db, run_id, &now, err, errlen);
+    if (st == GAND_EBUSY || st == GAND_ENOTFOUND) {
+        /* Finished or deleted through another connection while queued here:
+         * its place would count against queue_max and /readyz until a
+         * worker reached it and skipped it. */
+        pthread_mutex_lock(&s->mu);
+        long i = find_queued(s, run_id);
+        if (i >= 0)
+            remove_at(s, (size_t)i);
+        pthread_mutex_unlock(&s->mu);
+    }
     if (st != GAND_OK)
         return st;
     pthread_mutex_lock(&s->mu);

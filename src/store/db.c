@@ -17,14 +17,25 @@ static gand_status status_of(int rc)
 {
     switch (rc & 0xff) {
     case SQLITE_NOMEM: return GAND_ENOMEM;
+    case SQLITE_FULL: return GAND_ENOSPC;
     case SQLITE_IOERR:
-    case SQLITE_FULL:
     case SQLITE_READONLY:
     case SQLITE_CANTOPEN: return GAND_EIO;
     case SQLITE_NOTADB:
     case SQLITE_CORRUPT: return GAND_EFORMAT;
     default: return GAND_EDB;
     }
+}
+
+/* A full disk gets a status of its own, so the HTTP layer can answer 507
+ * rather than a bare 500. SQLite reports it as SQLITE_FULL, or as an I/O
+ * error when ENOSPC hit it growing the shared-memory file. */
+static bool disk_full(const store *s, int rc)
+{
+    if (!s || !s->path || !s->db)
+        return false;
+    return (rc & 0xff) == SQLITE_FULL ||
+           ((rc & 0xff) == SQLITE_IOERR && sqlite3_system_errno(s->db) == ENOSPC);
 }
 
 gand_status db_fail(store *s, int rc, char *err, size_t errlen, const char *fmt, ...)
@@ -39,6 +50,12 @@ gand_status db_fail(store *s, int rc, char *err, size_t errlen, const char *fmt,
         return gand_errorf(err, errlen, GAND_EDB,
                            "%s: %s (another connection held %s for over %d ms)", what, why,
                            s ? s->path : "the database", STORE_BUSY_TIMEOUT_MS);
+    if (disk_full(s, rc)) {
+        /* s->path is <state_dir>/gand.db */
+        int dirlen = (int)(strlen(s->path) - sizeof STORE_DB_FILE);
+        return gand_errorf(err, errlen, GAND_ENOSPC, "%s: %s; free disk space under %.*s", what,
+                           why, dirlen, s->path);
+    }
     if ((rc & 0xff) == SQLITE_NOTADB)
         return gand_errorf(err, errlen, GAND_EFORMAT,
                            "%s: %s is not a SQLite database; move it away or choose another "

@@ -199,3 +199,64 @@ gand_status store_sample_get(store *s, int64_t run_id, int64_t step, store_sampl
     pthread_mutex_unlock(&s->mu);
     return ret;
 }
+
+/* The rows a prune removes: those at or below the step of the run's
+ * (keep + 1)-th newest sample, none when it has keep or fewer. Both
+ * statements use it inside one transaction, so they agree. */
+#define PRUNED_ROWS \
+    "run_id = ?1 AND step <= (SELECT step FROM samples WHERE run_id = ?1" \
+    " ORDER BY step DESC LIMIT 1 OFFSET ?2)"
+
+gand_status store_sample_prune(store *s, int64_t run_id, int64_t keep_newest,
+                               store_sample_list *removed, char *err, size_t errlen)
+{
+    store_sample_list gone = {0};
+    if (removed)
+        memset(removed, 0, sizeof *removed);
+    if (keep_newest < 0)
+        return gand_errorf(err, errlen, GAND_EINVAL,
+                           "cannot keep %lld samples of run %lld; give 0 or more",
+                           (long long)keep_newest, (long long)run_id);
+    pthread_mutex_lock(&s->mu);
+    gand_status ret = db_begin_write(s, err, errlen);
+    if (ret != GAND_OK)
+        goto out;
+    store_run_state state;
+    ret = db_run_state(s, run_id, &state, err, errlen);
+    sqlite3_stmt *st;
+    if (ret == GAND_OK) {
+        int rc = db_stmt(s, STMT_SAMPLE_PRUNE_LIST,
+                         "SELECT " SAMPLE_COLS " FROM samples WHERE " PRUNED_ROWS " ORDER BY step",
+                         &st);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, run_id);
+            sqlite3_bind_int64(st, 2, keep_newest);
+            ret = db_collect_samples(s, st, &gone, err, errlen);
+        } else {
+            ret = db_fail(s, rc, err, errlen, "cannot list the samples of run %lld",
+                          (long long)run_id);
+        }
+    }
+    if (ret == GAND_OK && gone.n > 0) {
+        int rc = db_stmt(s, STMT_SAMPLE_PRUNE, "DELETE FROM samples WHERE " PRUNED_ROWS, &st);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, run_id);
+            sqlite3_bind_int64(st, 2, keep_newest);
+            rc = db_exec_stmt(st);
+        }
+        if (rc != SQLITE_OK)
+            ret = db_fail(s, rc, err, errlen, "cannot delete the old samples of run %lld",
+                          (long long)run_id);
+    }
+    if (ret == GAND_OK)
+        ret = db_commit(s, err, errlen);
+    else
+        db_rollback(s);
+out:
+    pthread_mutex_unlock(&s->mu);
+    if (ret == GAND_OK && removed)
+        *removed = gone;
+    else
+        store_sample_list_clear(&gone);
+    return ret;
+}
