@@ -1,5 +1,5 @@
-#define _XOPEN_SOURCE 700 /* nftw */
 /* /runs: create, list, get, cancel, delete. */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "internal.h"
 
 #include "gand/alloc.h"
