@@ -1,10 +1,13 @@
-/* The real daemon's run data: metric series, sample grids with ETag/304,
- * fresh samples from /generate, the checkpoint download. The daemon's path
+/* The real daemon's run data: metric series, sample grids with ETag/304
+ * and their GIF timelapse, fresh samples from /generate, the checkpoint
+ * download. The daemon's path
  * is argv[1]. */
 #include "daemon_fixture.h"
 
 #include "idx_fixture.h"
 
+#include <gif_lib.h>
+#include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +38,56 @@ static char *read_file(const char *path, size_t *len)
     fclose(f);
     *len = (size_t)n;
     return buf;
+}
+
+/* A reply body being read by giflib. */
+typedef struct {
+    const reply *r;
+    size_t at;
+} gif_src;
+
+static int gif_input(GifFileType *gif, GifByteType *buf, int n)
+{
+    gif_src *s = gif->UserData;
+    size_t k = s->r->len - s->at < (size_t)n ? s->r->len - s->at : (size_t)n;
+    memcpy(buf, s->r->body + s->at, k);
+    s->at += k;
+    return (int)k;
+}
+
+/* Decodes a GIF reply, asserting it is one; DGifCloseFile() frees it. */
+static GifFileType *slurp_gif(const reply *r)
+{
+    ck_assert_uint_ge(r->len, 6);
+    ck_assert_int_eq(memcmp(r->body, "GIF89a", 6), 0);
+    gif_src src = {r, 0};
+    int gerr = 0;
+    GifFileType *gif = DGifOpen(&src, gif_input, &gerr);
+    ck_assert_msg(gif != NULL, "DGifOpen: %d", gerr);
+    ck_assert_int_eq(DGifSlurp(gif), GIF_OK);
+    gif->UserData = NULL;
+    return gif;
+}
+
+/* Asserts that frame f of gif shows the grey PNG grid GET path byte for
+ * byte (a grey GIF's palette index is the grey byte). */
+static void assert_frame_is(const gand_daemon *d, GifFileType *gif, int f, const char *path)
+{
+    reply r = client_get(d, path);
+    ck_assert_msg(r.status == 200, "GET %s: %ld", path, r.status);
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    ck_assert(png_image_begin_read_from_memory(&img, r.body, r.len));
+    ck_assert(img.format == PNG_FORMAT_GRAY);
+    ck_assert_int_eq((int)img.width, gif->SWidth);
+    ck_assert_int_eq((int)img.height, gif->SHeight);
+    unsigned char *pix = malloc(PNG_IMAGE_SIZE(img));
+    ck_assert(png_image_finish_read(&img, NULL, pix, 0, NULL));
+    ck_assert_msg(memcmp(gif->SavedImages[f].RasterBits, pix, PNG_IMAGE_SIZE(img)) == 0,
+                  "frame %d is not %s", f, path);
+    free(pix);
+    reply_free(&r);
 }
 
 /* Steps of series name in GET path, as "1,2,3". */
@@ -176,6 +229,28 @@ START_TEST(test_samples_etag)
     ck_assert_int_eq(r.status, 304);
     reply_free(&r);
 
+    /* the timelapse: every grid, in step order, the size of one grid */
+    r = client_get(&d, "/runs/1/samples.gif");
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(reply_header(&r, "Content-Type", type, sizeof type), "image/gif");
+    ck_assert_str_eq(reply_header(&r, "Cache-Control", cc, sizeof cc), "no-cache");
+    GifFileType *gif = slurp_gif(&r);
+    ck_assert_int_eq(gif->ImageCount, 5);
+    ck_assert_int_eq(gif->SWidth, w);
+    ck_assert_int_eq(gif->SHeight, h);
+    for (int i = 0; i < 5; i++) {
+        GraphicsControlBlock gcb;
+        ck_assert_int_eq(DGifSavedExtensionToGCB(gif, i, &gcb), GIF_OK);
+        ck_assert_int_eq(gcb.DelayTime, 20);
+        snprintf(path, sizeof path, "/runs/1/samples/%d.png", want[i]);
+        assert_frame_is(&d, gif, i, path);
+    }
+    int gerr;
+    DGifCloseFile(gif, &gerr);
+    reply_free(&r);
+    r = client_get(&d, "/runs/9/samples.gif");
+    assert_problem(&r, 404, NULL);
+    reply_free(&r);
     r = client_get(&d, "/runs/1/samples/7.png");
     assert_problem(&r, 404, "step 7");
     reply_free(&r);
@@ -293,6 +368,9 @@ START_TEST(test_checkpoint_download)
     r = client_get(&d, "/runs/3/samples/latest.png");
     assert_problem(&r, 404, NULL);
     reply_free(&r);
+    r = client_get(&d, "/runs/3/samples.gif");
+    assert_problem(&r, 404, "run 3 has no sample grids yet");
+    reply_free(&r);
     r = client_get(&d, "/runs/3/samples");
     ck_assert_int_eq(r.status, 200);
     ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "samples")), 0);
@@ -379,6 +457,33 @@ START_TEST(test_downloads_while_training)
 }
 END_TEST
 
+/* A run with more grids than the timelapse holds: 60 frames evenly
+ * spaced, the first and the last grid included. */
+START_TEST(test_samples_gif_cap)
+{
+    gand_daemon d;
+    daemon_up(&d, NULL);
+    int64_t id = submit_run(&d, 70, "\"sample_every\":1");
+    cJSON_Delete(wait_run(&d, id, "succeeded", 90));
+    reply r = client_get(&d, "/runs/1/samples.gif");
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    GifFileType *gif = slurp_gif(&r);
+    ck_assert_int_eq(gif->ImageCount, 60);
+    ck_assert_int_eq(gif->SWidth, 8 * 10 + 2);
+    ck_assert_int_eq(gif->SHeight, 8 * 10 + 2);
+    /* frame i shows step 1 + i * 69 / 59 */
+    assert_frame_is(&d, gif, 0, "/runs/1/samples/1.png");
+    assert_frame_is(&d, gif, 1, "/runs/1/samples/2.png");
+    assert_frame_is(&d, gif, 30, "/runs/1/samples/36.png");
+    assert_frame_is(&d, gif, 58, "/runs/1/samples/68.png");
+    assert_frame_is(&d, gif, 59, "/runs/1/samples/70.png");
+    int gerr;
+    DGifCloseFile(gif, &gerr);
+    reply_free(&r);
+    daemon_cleanup(&d);
+}
+END_TEST
+
 static Suite *api_data_suite(void)
 {
     Suite *s = suite_create("api_data");
@@ -386,6 +491,7 @@ static Suite *api_data_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_metrics);
     tcase_add_test(tc, test_samples_etag);
+    tcase_add_test(tc, test_samples_gif_cap);
     tcase_add_test(tc, test_generate);
     tcase_add_test(tc, test_checkpoint_download);
     tcase_add_test(tc, test_sample_retention);

@@ -1,5 +1,5 @@
 /* PNG and GIF grids: geometry, pixel values, borders, file handling, and
- * reading the results back with libpng and giflib. */
+ * reading the results back with libpng and giflib; img_read_png. */
 #include "gand/alloc.h"
 #include "gand/data.h"
 
@@ -387,6 +387,157 @@ START_TEST(test_gif_rgb_palette)
 }
 END_TEST
 
+/* Writes len bytes of b to path. */
+static void write_bytes(const char *path, const void *b, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(b, 1, len, f), len);
+    fclose(f);
+}
+
+START_TEST(test_png_read_back)
+{
+    /* grey: 3 images of 2x3 in 2 columns, image i pixel k = byte 30i + k */
+    nn_shape s = {1, 2, 3};
+    float x[3 * 6];
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 6; k++)
+            x[i * 6 + k] = from_byte(30 * i + k);
+    char *dir = make_dir(), path[512], err[ERRLEN] = "";
+    snprintf(path, sizeof path, "%s/grid.png", dir);
+    ck_assert_msg(img_write_png_grid(path, x, 3, s, 2, err, ERRLEN) == GAND_OK, "%s", err);
+    unsigned char *pix;
+    int w, h, c;
+    ck_assert_msg(img_read_png(path, &pix, &w, &h, &c, err, ERRLEN) == GAND_OK, "%s", err);
+    ck_assert_int_eq(w, 2 * 5 + 2);
+    ck_assert_int_eq(h, 2 * 4 + 2);
+    ck_assert_int_eq(c, 1);
+    for (int i = 0; i < 3; i++) {
+        int x0 = 2 + (i % 2) * 5, y0 = 2 + (i / 2) * 4;
+        for (int y = 0; y < 2; y++)
+            for (int xx = 0; xx < 3; xx++)
+                ck_assert_int_eq(pix[(y0 + y) * w + x0 + xx], 30 * i + y * 3 + xx);
+    }
+    ck_assert_int_eq(pix[0], BORDER);
+    ck_assert_int_eq(pix[6 * w + 7], BORDER); /* the empty cell */
+    ck_assert_int_eq(pix[h * w - 1], BORDER);
+    gand_free(pix);
+
+    /* RGB: one 3x2x2 image, channel ch pixel k = byte 50ch + k; the bytes
+     * are those libpng's own reader finds in the encoded grid */
+    float rgb[12];
+    for (int k = 0; k < 12; k++)
+        rgb[k] = from_byte(50 * (k / 4) + k % 4);
+    ck_assert_int_eq(img_write_png_grid(path, rgb, 1, (nn_shape){3, 2, 2}, 1, err, ERRLEN),
+                     GAND_OK);
+    ck_assert_msg(img_read_png(path, &pix, &w, &h, &c, err, ERRLEN) == GAND_OK, "%s", err);
+    ck_assert_int_eq(w, 6);
+    ck_assert_int_eq(h, 6);
+    ck_assert_int_eq(c, 3);
+    for (int k = 0; k < 4; k++)
+        for (int ch = 0; ch < 3; ch++)
+            ck_assert_int_eq(pix[((2 + k / 2) * w + 2 + k % 2) * 3 + ch], 50 * ch + k);
+    unsigned char *png;
+    size_t len;
+    ck_assert_int_eq(img_encode_png_grid(rgb, 1, (nn_shape){3, 2, 2}, 1, &png, &len, err, ERRLEN),
+                     GAND_OK);
+    int w2, h2, c2;
+    unsigned char *ref = decode_png(png, len, &w2, &h2, &c2);
+    ck_assert(w2 == w && h2 == h && c2 == c);
+    ck_assert(memcmp(pix, ref, (size_t)w * h * c) == 0);
+    free(ref);
+    gand_free(pix);
+
+    /* a truncated PNG is damaged, not an I/O error */
+    char cut[600];
+    snprintf(cut, sizeof cut, "%s/cut.png", dir);
+    write_bytes(cut, png, len - 20);
+    gand_free(png);
+    ck_assert_int_eq(img_read_png(cut, &pix, &w, &h, &c, err, ERRLEN), GAND_EFORMAT);
+    ck_assert_msg(strstr(err, cut) && strstr(err, "damaged"), "%s", err);
+    ck_assert_ptr_null(pix);
+    unlink(cut);
+
+    /* libpng runs out of memory at each allocation in turn: ENOMEM, no leak */
+    long k;
+    for (k = 1; k < 100; k++) {
+        gand_alloc_fail_at(k, false);
+        gand_status st = img_read_png(path, &pix, &w, &h, &c, err, ERRLEN);
+        long failed = gand_alloc_failures();
+        gand_alloc_fail_at(0, false);
+        if (failed == 0) {
+            ck_assert_int_eq(st, GAND_OK);
+            gand_free(pix);
+            break;
+        }
+        ck_assert_int_eq(st, GAND_ENOMEM);
+        ck_assert_ptr_null(pix);
+        ck_assert_msg(strstr(err, "out of memory"), "%s", err);
+    }
+    ck_assert_int_gt(k, 3);
+    ck_assert_int_lt(k, 100);
+    unlink(path);
+    rmdir(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_png_read_refusals)
+{
+    char *dir = make_dir(), path[512], err[ERRLEN] = "";
+    unsigned char *pix = (unsigned char *)"x";
+    int w = 1, h = 1, c = 1;
+    snprintf(path, sizeof path, "%s/none.png", dir);
+    ck_assert_int_eq(img_read_png(path, &pix, &w, &h, &c, err, ERRLEN), GAND_ENOTFOUND);
+    ck_assert_msg(strstr(err, path), "%s", err);
+    ck_assert_ptr_null(pix);
+    ck_assert(w == 0 && h == 0 && c == 0);
+
+    /* a GIF, and a file shorter than the PNG signature */
+    float x[4] = {0};
+    unsigned char *gif;
+    size_t len;
+    ck_assert_int_eq(img_encode_gif_grid(x, 1, 1, (nn_shape){1, 2, 2}, 1, 5, &gif, &len, err,
+                                         ERRLEN),
+                     GAND_OK);
+    write_bytes(path, gif, len);
+    gand_free(gif);
+    ck_assert_int_eq(img_read_png(path, &pix, &w, &h, &c, err, ERRLEN), GAND_EFORMAT);
+    ck_assert_msg(strstr(err, path) && strstr(err, "not a PNG"), "%s", err);
+    ck_assert_ptr_null(pix);
+    write_bytes(path, "\x89PNG", 4);
+    ck_assert_int_eq(img_read_png(path, &pix, &w, &h, &c, err, ERRLEN), GAND_EFORMAT);
+
+    /* valid PNGs of kinds the grids never are */
+    static const struct {
+        png_uint_32 format;
+        const char *why;
+    } kinds[] = {
+        {PNG_FORMAT_GA, "grey with alpha"},
+        {PNG_FORMAT_RGBA, "RGB with alpha"},
+        {PNG_FORMAT_LINEAR_Y, "16 bits"},
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+        png_image img;
+        memset(&img, 0, sizeof img);
+        img.version = PNG_IMAGE_VERSION;
+        img.width = 2;
+        img.height = 2;
+        img.format = kinds[i].format;
+        unsigned char buf[2 * 2 * 4 * 2] = {0};
+        ck_assert(png_image_write_to_file(&img, path, 0, buf, 0, NULL));
+        ck_assert_int_eq(img_read_png(path, &pix, &w, &h, &c, err, ERRLEN), GAND_EFORMAT);
+        ck_assert_msg(strstr(err, path) && strstr(err, kinds[i].why), "%s", err);
+        ck_assert_msg(strstr(err, "only 8-bit grey and RGB"), "%s", err);
+        ck_assert_ptr_null(pix);
+    }
+    unlink(path);
+    rmdir(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *data_image_suite(void)
 {
     Suite *s = suite_create("data_image");
@@ -397,6 +548,8 @@ static Suite *data_image_suite(void)
     tcase_add_test(tc, test_out_of_memory_every_allocation);
     tcase_add_test(tc, test_gif_animation);
     tcase_add_test(tc, test_gif_rgb_palette);
+    tcase_add_test(tc, test_png_read_back);
+    tcase_add_test(tc, test_png_read_refusals);
     suite_add_tcase(s, tc);
     return s;
 }

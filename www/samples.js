@@ -38,7 +38,8 @@ export class SamplesPanel {
       el('h3', { id: `${id}-h`, text: 'Samples' }),
       el('div', { class: 'slider-row' },
         el('label', { for: id, text: 'Step' }), this.slider, this.label, this.latest),
-      el('div', { class: 'grid-frame' }, this.img), this.note);
+      el('div', { class: 'grid-frame' }, this.img), this.note,
+      el('p', {}, el('a', { href: withToken(`/runs/${runId}/samples.gif`), text: 'Timelapse (GIF)' })));
   }
 
   async load() {

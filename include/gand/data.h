@@ -177,4 +177,15 @@ gand_status img_encode_gif_grid(const float *frames, int t, int n, nn_shape s, i
                                 int delay_cs, unsigned char **gif, size_t *gif_len, char *err,
                                 size_t errlen);
 
+/* Reads an 8-bit grey or RGB PNG (such as a grid written above) into
+ * *pixels, (height, width, channels) interleaved bytes row by row, which
+ * the caller frees with gand_free; *channels is 1 or 3. Errors, each with
+ * a message naming the file: GAND_ENOTFOUND a file that does not exist;
+ * GAND_EFORMAT not a PNG, a damaged one, one that is not 8-bit grey or RGB
+ * (palette, alpha, 1..4 or 16 bits per channel) or larger than 65535 on a
+ * side or 1 << 28 values; GAND_EIO a failed read; GAND_ENOMEM. On failure
+ * *pixels is NULL and the sizes are 0. */
+gand_status img_read_png(const char *path, unsigned char **pixels, int *width, int *height,
+                         int *channels, char *err, size_t errlen);
+
 #endif

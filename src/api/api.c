@@ -218,6 +218,7 @@ const http_route api_routes[] = {
     {"POST", "/runs/{id:int}/cancel", api_runs_cancel, 0},
     {"GET", "/runs/{id:int}/metrics", api_metrics, 0},
     {"GET", "/runs/{id:int}/samples", api_samples_list, 0},
+    {"GET", "/runs/{id:int}/samples.gif", api_samples_gif, 0},
     {"GET", "/runs/{id:int}/samples/latest.png", api_sample_latest, 0},
     {"GET", "/runs/{id:int}/samples/{step:int}.png", api_sample_png, 0},
     {"GET", "/runs/{id:int}/generate", api_generate, 0},

@@ -37,6 +37,7 @@ void api_metrics(const http_req *req, http_resp *resp);
 void api_samples_list(const http_req *req, http_resp *resp);
 void api_sample_png(const http_req *req, http_resp *resp);
 void api_sample_latest(const http_req *req, http_resp *resp);
+void api_samples_gif(const http_req *req, http_resp *resp);
 void api_generate(const http_req *req, http_resp *resp);
 void api_checkpoint(const http_req *req, http_resp *resp);
 void api_run_events(const http_req *req, http_resp *resp);

@@ -1,4 +1,5 @@
-/* A run's data: metrics, sample grids, fresh samples, the checkpoint. */
+/* A run's data: metrics, sample grids and their timelapse, fresh samples, the
+ * checkpoint. */
 #include "internal.h"
 
 #include "gand/alloc.h"
@@ -142,6 +143,127 @@ void api_sample_latest(const http_req *req, http_resp *resp)
     }
     serve_sample(req, resp, &sm, false);
     store_sample_clear(&sm);
+}
+
+/* The timelapse holds at most this many grids, so that it stays quick to
+ * build and small to send however long the run. */
+#define GIF_MAX_FRAMES 60
+#define GIF_DELAY_CS 20
+
+/* Grid k of n (n >= t) shown as frame i of t: evenly spaced, the newest
+ * always last. Distinct for distinct i since (n - 1) / (t - 1) >= 1. */
+static size_t gif_pick(size_t i, size_t t, size_t n)
+{
+    return t == 1 ? n - 1 : i * (n - 1) / (t - 1);
+}
+
+/* Border of a grid (data.h): drawn again around the single tile of each
+ * GIF frame, so a frame is a grid without it. */
+#define GIF_BORDER 2
+
+/* Reads t grids picked from list into *frames, (*kept, c, h, w) as
+ * x / 127.5 - 1 without their outer border, so that the GIF writer, as a
+ * grid of one, draws them back as the same bytes at the same size. A grid
+ * whose file is gone (sample retention pruned it meanwhile) is left out;
+ * *kept is 0 when all are. */
+static gand_status gif_frames(const api_ctx *app, const store_sample_list *list, size_t t,
+                              float **frames, int *kept, nn_shape *shape, char *err,
+                              size_t errlen)
+{
+    *frames = NULL;
+    *kept = 0;
+    size_t size = 0;
+    for (size_t i = 0; i < t; i++) {
+        const store_sample *sm = &list->samples[gif_pick(i, t, list->n)];
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", app->state_dir, sm->file);
+        unsigned char *pix;
+        int w, h, c;
+        gand_status st = img_read_png(path, &pix, &w, &h, &c, err, errlen);
+        if (st == GAND_ENOTFOUND)
+            continue;
+        if (st != GAND_OK)
+            return st;
+        if (w <= 2 * GIF_BORDER || h <= 2 * GIF_BORDER) {
+            gand_free(pix);
+            return gand_errorf(err, errlen, GAND_EINTERNAL,
+                               "%s is %dx%d pixels, too small for a sample grid", path, w, h);
+        }
+        int iw = w - 2 * GIF_BORDER, ih = h - 2 * GIF_BORDER;
+        if (!*frames) {
+            *shape = (nn_shape){c, ih, iw};
+            size = nn_shape_size(*shape);
+            *frames = gand_malloc(t * size * sizeof(float));
+            if (!*frames) {
+                gand_free(pix);
+                return gand_errorf(err, errlen, GAND_ENOMEM,
+                                   "out of memory for %zu frames of %dx%d", t, iw, ih);
+            }
+        } else if (c != shape->c || ih != shape->h || iw != shape->w) {
+            gand_free(pix);
+            return gand_errorf(err, errlen, GAND_EINTERNAL,
+                               "the grid of step %lld differs in size or channels from an "
+                               "earlier one of the run",
+                               (long long)sm->step);
+        }
+        /* pix is (h, w, c), the frame (c, ih, iw) */
+        float *f = *frames + (size_t)*kept * size;
+        size_t plane = (size_t)ih * iw;
+        for (int y = 0; y < ih; y++) {
+            const unsigned char *row = pix + ((size_t)(y + GIF_BORDER) * w + GIF_BORDER) * c;
+            for (int x = 0; x < iw; x++)
+                for (int ch = 0; ch < c; ch++)
+                    f[ch * plane + (size_t)y * iw + x] =
+                        (float)row[(size_t)x * c + ch] / 127.5f - 1.0f;
+        }
+        gand_free(pix);
+        (*kept)++;
+    }
+    return GAND_OK;
+}
+
+/* GET /runs/<id>/samples.gif: the recorded grids as one animation. */
+void api_samples_gif(const http_req *req, http_resp *resp)
+{
+    api_ctx *app = api_of(req);
+    int64_t id = http_req_param_int(req, "id");
+    store_run run;
+    if (!api_load_run(req, resp, &run))
+        return;
+    store_run_clear(&run);
+    store_sample_list list;
+    char err[API_ERRLEN];
+    gand_status st = store_sample_list_run(app->db, id, -1, 0, &list, err, sizeof err);
+    if (st != GAND_OK) {
+        api_fail(resp, st, err);
+        return;
+    }
+    float *frames = NULL;
+    int kept = 0;
+    nn_shape shape = {0};
+    if (list.n > 0)
+        st = gif_frames(app, &list, list.n < GIF_MAX_FRAMES ? list.n : GIF_MAX_FRAMES, &frames,
+                        &kept, &shape, err, sizeof err);
+    store_sample_list_clear(&list);
+    unsigned char *gif = NULL;
+    size_t gif_len = 0;
+    if (st == GAND_OK && kept > 0)
+        st = img_encode_gif_grid(frames, kept, 1, shape, 1, GIF_DELAY_CS, &gif, &gif_len, err,
+                                 sizeof err);
+    gand_free(frames);
+    if (st != GAND_OK) {
+        /* the files on disk are at fault, not the request */
+        api_fail(resp, st == GAND_ENOMEM ? st : GAND_EINTERNAL, err);
+        return;
+    }
+    if (kept == 0) {
+        http_problem(resp, 404,
+                     "run %lld has no sample grids yet; the first comes after sample_every steps",
+                     (long long)id);
+        return;
+    }
+    http_resp_add_header(resp, "Cache-Control", "no-cache");
+    http_send(resp, 200, "image/gif", gif, gif_len, HTTP_BODY_TAKE);
 }
 
 /* A worker keeps its newest checkpoints and deletes older ones as it
