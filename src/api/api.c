@@ -41,6 +41,15 @@ bool api_load_run(const http_req *req, http_resp *resp, store_run *run)
     return true;
 }
 
+bool api_run_exists(const http_req *req, http_resp *resp)
+{
+    store_run run;
+    if (!api_load_run(req, resp, &run))
+        return false;
+    store_run_clear(&run);
+    return true;
+}
+
 void api_run_dir(const api_ctx *app, int64_t id, const char *suffix, char *buf, size_t len)
 {
     snprintf(buf, len, "%s/runs/%lld%s", app->state_dir, (long long)id, suffix ? suffix : "");

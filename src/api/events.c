@@ -97,10 +97,8 @@ static void stream(const http_req *req, http_resp *resp, int64_t topic)
 
 void api_run_events(const http_req *req, http_resp *resp)
 {
-    store_run run;
-    if (!api_load_run(req, resp, &run))
+    if (!api_run_exists(req, resp))
         return;
-    store_run_clear(&run);
     stream(req, resp, http_req_param_int(req, "id"));
 }
 

@@ -19,6 +19,10 @@ void api_fail(http_resp *resp, gand_status st, const char *err);
  * the problem and false is returned. */
 bool api_load_run(const http_req *req, http_resp *resp, store_run *run);
 
+/* True when run {id} of the request exists; otherwise the response holds
+ * the problem. */
+bool api_run_exists(const http_req *req, http_resp *resp);
+
 /* The run as its JSON object; NULL when out of memory. */
 cJSON *api_run_json(api_ctx *app, const store_run *run);
 

@@ -16,10 +16,8 @@ void api_metrics(const http_req *req, http_resp *resp)
     if (http_req_query_int(req, resp, "after_step", -1, INT64_MAX, -1, &after) != GAND_OK ||
         http_req_query_int(req, resp, "limit", 1, 1000000, 100000, &limit) != GAND_OK)
         return;
-    store_run run;
-    if (!api_load_run(req, resp, &run))
+    if (!api_run_exists(req, resp))
         return;
-    store_run_clear(&run);
     const char *name = http_req_query(req, "name");
     store_series_set set;
     char err[API_ERRLEN];
@@ -65,10 +63,8 @@ void api_samples_list(const http_req *req, http_resp *resp)
     if (http_req_query_int(req, resp, "after_step", -1, INT64_MAX, -1, &after) != GAND_OK ||
         http_req_query_int(req, resp, "limit", 1, 100000, 10000, &limit) != GAND_OK)
         return;
-    store_run run;
-    if (!api_load_run(req, resp, &run))
+    if (!api_run_exists(req, resp))
         return;
-    store_run_clear(&run);
     store_sample_list list;
     char err[API_ERRLEN];
     gand_status st = store_sample_list_run(app->db, id, after, (int)limit, &list, err, sizeof err);
@@ -227,10 +223,8 @@ void api_samples_gif(const http_req *req, http_resp *resp)
 {
     api_ctx *app = api_of(req);
     int64_t id = http_req_param_int(req, "id");
-    store_run run;
-    if (!api_load_run(req, resp, &run))
+    if (!api_run_exists(req, resp))
         return;
-    store_run_clear(&run);
     store_sample_list list;
     char err[API_ERRLEN];
     gand_status st = store_sample_list_run(app->db, id, -1, 0, &list, err, sizeof err);
@@ -275,10 +269,8 @@ void api_checkpoint(const http_req *req, http_resp *resp)
 {
     api_ctx *app = api_of(req);
     int64_t id = http_req_param_int(req, "id");
-    store_run run;
-    if (!api_load_run(req, resp, &run))
+    if (!api_run_exists(req, resp))
         return;
-    store_run_clear(&run);
     char path[2048];
     gand_status st = GAND_ENOTFOUND;
     for (int i = 0; i < CKPT_TRIES && st == GAND_ENOTFOUND; i++) {
